@@ -1,0 +1,106 @@
+// Package api is herald's HTTP surface: the SSE feeds, the producer and read
+// API, the admin API, login, health and metrics. It is the only package
+// where errors become HTTP statuses.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/store"
+	"github.com/herald-sse/herald/views"
+)
+
+// Config holds the api's settings (SPEC §8 flags).
+type Config struct {
+	Keepalive           time.Duration // comment after this long without a write; 0 disables
+	Retention           time.Duration // history of finished entities (default 24h)
+	SSERetry            time.Duration // retry: sent at stream start when > 0
+	CORSOrigins         []string      // exact origins allowed, with credentials
+	StrictSessionLookup bool
+	TLS                 bool          // cookies get Secure
+	WriteTimeout        time.Duration // per SSE write; a client that does not read is dropped
+	QueueSize           int
+}
+
+// API serves herald's HTTP endpoints.
+type API struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	views   *views.Views
+	hub     *hub.Hub
+	metrics *metrics
+	mux     *http.ServeMux
+	ready   atomic.Bool
+	closing atomic.Bool
+	streams atomic.Int64
+}
+
+// New returns the API over an open store. Call Run to follow the store.
+func New(cfg Config, st *store.Store, log *slog.Logger) *API {
+	if cfg.Retention == 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(cfg.QueueSize)}
+	a.views.OnRevoke = a.hub.EndKey
+	a.metrics = newMetrics(a)
+	a.routes()
+	return a
+}
+
+// Views exposes the in-memory state (tests, bootstrap).
+func (a *API) Views() *views.Views { return a.views }
+
+// Hub exposes the fan-out (tests, benchmarks).
+func (a *API) Hub() *hub.Hub { return a.hub }
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			a.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+			a.writeError(w, r, errPanic)
+		}
+	}()
+	if a.cors(w, r) {
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// Shutdown ends every open stream cleanly; new streams are refused.
+func (a *API) Shutdown() {
+	a.closing.Store(true)
+	a.hub.EndAll()
+}
+
+// Ready reports whether the views caught up with the store.
+func (a *API) Ready() bool { return a.ready.Load() }
+
+// WaitReady blocks until the views caught up with the store.
+func (a *API) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !a.ready.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/sse"
+	"github.com/herald-sse/herald/store"
+)
+
+// Run follows the store: every record is folded into the views, then its
+// events are encoded once and dispatched to live subscribers. It also runs
+// the retention janitor. It returns when ctx ends.
+func (a *API) Run(ctx context.Context) error {
+	_, last, _, err := a.store.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if last == 0 {
+		a.ready.Store(true)
+	}
+	go a.janitor(ctx)
+	err = a.store.Tail(ctx, 1, func(m store.Msg) error {
+		if err := a.views.Apply(&m); err != nil {
+			// A record this version cannot read must not stop the others.
+			a.log.Error("skipping unreadable record", "seq", m.Seq, "err", err)
+		}
+		a.dispatch(&m)
+		if !a.ready.Load() && m.Seq >= last {
+			a.ready.Store(true)
+			a.log.Info("views caught up with the store", "seq", m.Seq)
+		}
+		return nil
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// dispatch encodes the record's events once and hands them to the hub.
+func (a *API) dispatch(m *store.Msg) {
+	topics := topicsOf(m)
+	if len(m.Record.Events) == 0 || len(topics) == 0 {
+		a.hub.Advance(m.Seq)
+		return
+	}
+	d := &hub.Delivery{Seq: m.Seq, Msg: m, Frames: make([][]byte, len(m.Record.Events))}
+	for i, e := range m.Record.Events {
+		d.Frames[i] = a.frame(nil, m.Seq, i, e.Name, e.Data)
+	}
+	a.hub.Dispatch(d, topics...)
+}
+
+// frame encodes event i of record seq as one SSE frame.
+func (a *API) frame(dst []byte, seq uint64, i int, name string, data []byte) []byte {
+	id := herald.ID{Epoch: a.store.Epoch(), Seq: seq, Idx: uint32(i)}
+	var idb [48]byte
+	return sse.AppendEvent(dst, name, string(id.AppendTo(idb[:0])), data)
+}
+
+// topicsOf is what a record is routed on; each feed subscribes to one.
+func topicsOf(m *store.Msg) []string {
+	r := &m.Record
+	switch r.Kind {
+	case "task":
+		return []string{"task/" + r.Entity}
+	}
+	return nil
+}
+
+// janitor purges the history of entities that finished more than the
+// retention ago, once a minute (and at start).
+func (a *API) janitor(ctx context.Context) {
+	every := time.Minute
+	if a.cfg.Retention < 4*every {
+		every = a.cfg.Retention / 4
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		for _, subj := range a.views.Expired(now.Add(-a.cfg.Retention), now.Add(-time.Hour)) {
+			if err := a.store.Purge(ctx, subj); err != nil {
+				if ctx.Err() == nil {
+					a.log.Warn("retention purge failed", "subject", subj, "err", err)
+				}
+				continue
+			}
+			a.views.Forget(subj)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

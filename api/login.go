@@ -1,0 +1,77 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/store"
+)
+
+// LoginTTL is how long a browser login lasts.
+const LoginTTL = 24 * time.Hour
+
+type loginReq struct {
+	Token *string `json:"token"`
+}
+
+// login: POST /v1/login with the token as a bearer header or {"token"} →
+// 204 and an HttpOnly, SameSite=Strict session cookie that authorizes GETs.
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	var k *auth.Key
+	if r.Header.Get("Authorization") != "" {
+		var err error
+		if k, err = a.authenticate(r); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	} else {
+		var req loginReq
+		if err := decodeRequest(r, &req); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if req.Token == nil || *req.Token == "" {
+			a.writeError(w, r, herald.Errorf(herald.EUnauthorized, "send the token as \"Authorization: Bearer <token>\" or {\"token\": \"…\"}"))
+			return
+		}
+		var ok bool
+		if k, ok = a.views.Auth.ByToken(*req.Token); !ok {
+			a.writeError(w, r, herald.Errorf(herald.EUnauthorized, "unknown or revoked token"))
+			return
+		}
+	}
+	cookie := auth.NewToken()
+	l := auth.Login{Hash: auth.HashToken(cookie), AccessKey: k.AccessKey, Expires: time.Now().Add(LoginTTL).UTC()}
+	_, err := a.commit(r.Context(), r, k, func() (change, any, error) {
+		return authChange(auth.KindLogin, store.Subject("auth.login", l.Hash), l, http.StatusNoContent, false), nil, nil
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: cookie, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: a.cfg.TLS, MaxAge: int(LoginTTL / time.Second)})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// logout: POST /v1/logout ends the cookie's login.
+func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	c, err := r.Cookie(CookieName)
+	if err == nil && c.Value != "" {
+		h := auth.HashToken(c.Value)
+		if l, k, ok := a.views.Auth.ByLogin(c.Value); ok {
+			_, err := a.commit(r.Context(), r, k, func() (change, any, error) {
+				return authChange(auth.KindLogin, store.Subject("auth.login", h), l, http.StatusNoContent, true), nil, nil
+			})
+			if err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: a.cfg.TLS, MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,38 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+)
+
+var errPanic = errors.New("panic")
+
+func (a *API) routes() {
+	m := http.NewServeMux()
+	a.mux = m
+	m.HandleFunc("GET /healthz", a.healthz)
+	m.HandleFunc("GET /readyz", a.readyz)
+	m.Handle("GET /metrics", a.metrics.handler())
+
+	m.HandleFunc("POST /v1/login", a.login)
+	m.HandleFunc("POST /v1/logout", a.logout)
+
+	m.HandleFunc("POST /v1/admin/domains", a.authed(a.createDomain))
+	m.HandleFunc("GET /v1/admin/domains", a.authed(a.listDomains))
+	m.HandleFunc("POST /v1/admin/domains/{domain}/groups", a.authed(a.createGroup))
+	m.HandleFunc("GET /v1/admin/domains/{domain}/groups", a.authed(a.listGroups))
+	m.HandleFunc("POST /v1/admin/keys", a.authed(a.createKey))
+	m.HandleFunc("GET /v1/admin/keys", a.authed(a.listKeys))
+	m.HandleFunc("DELETE /v1/admin/keys/{accessKey}", a.authed(a.deleteKey))
+
+	m.HandleFunc("POST /v1/tasks", a.authed(a.createTask))
+	m.HandleFunc("POST /v1/tasks/{id}/{report}", a.authed(a.reportTask))
+	m.HandleFunc("GET /v1/tasks/{id}", a.authed(a.getTask))
+	m.HandleFunc("GET /events/background-task", a.authed(a.taskFeed))
+
+	m.HandleFunc("/", a.notFound)
+}
+
+func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
+	a.writeError(w, r, notFoundf("no such endpoint: %s %s", r.Method, r.URL.Path))
+}

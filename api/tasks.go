@@ -1,0 +1,260 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/lifecycle"
+	"github.com/herald-sse/herald/store"
+	"github.com/herald-sse/herald/views"
+)
+
+type createTaskReq struct {
+	Total          *int64  `json:"total_progress"`
+	Message        *string `json:"message"`
+	OwnerAccessKey *string `json:"ownerAccessKey"`
+}
+
+type progressReq struct {
+	Current *int64  `json:"current_progress"`
+	Total   *int64  `json:"total_progress"`
+	Message *string `json:"message"`
+}
+
+type finishReq struct {
+	Message *string `json:"message"`
+}
+
+func canProduce(k *auth.Key) bool {
+	return k.Role == herald.RoleService || k.Role == herald.RoleAdmin || k.Role == herald.RoleSuperadmin
+}
+
+// createTask: POST /v1/tasks → 201 {"task_id"}.
+func (a *API) createTask(w http.ResponseWriter, r *http.Request) {
+	k := caller(r)
+	var req createTaskReq
+	if err := decodeRequest(r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if !canProduce(k) {
+		a.writeError(w, r, forbiddenf("a %s key cannot create tasks; use a service or admin key", k.Role))
+		return
+	}
+	owner := k
+	if req.OwnerAccessKey != nil {
+		o, ok := a.views.Auth.Key(*req.OwnerAccessKey)
+		if !ok || !k.MemberOf(o.Domain) {
+			a.writeError(w, r, herald.FieldErrorf("ownerAccessKey", "no key %q in your domain", *req.OwnerAccessKey))
+			return
+		}
+		owner = o
+	}
+	var total int64
+	if req.Total != nil {
+		total = *req.Total
+	}
+	id := uuid.NewString()
+	ans, err := a.commit(r.Context(), r, k, func() (change, any, error) {
+		t, evs, err := lifecycle.NewTask(id, owner.Domain, owner.AccessKey, k.AccessKey, total, req.Message, time.Now().UTC())
+		if err != nil {
+			return change{}, nil, err
+		}
+		return taskChange(t, evs, 0, http.StatusCreated), map[string]string{"task_id": id}, nil
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeAnswer(w, ans)
+}
+
+func taskChange(t lifecycle.Task, evs []lifecycle.Event, expect uint64, status int) change {
+	snap, _ := json.Marshal(t)
+	return change{status: status, app: store.Append{
+		Subject:   store.Subject("task", t.Domain, t.ID),
+		ExpectSeq: expect,
+		Record: store.Record{Kind: "task", Domain: t.Domain, Owner: t.Owner, Entity: t.ID,
+			Snapshot: snap, Events: evs},
+	}}
+}
+
+// reportTask: POST /v1/tasks/{id}/progress|done|fail|cancel.
+func (a *API) reportTask(w http.ResponseWriter, r *http.Request) {
+	k := caller(r)
+	rep := lifecycle.TaskReport{Kind: r.PathValue("report")}
+	switch rep.Kind {
+	case "progress":
+		var req progressReq
+		if err := decodeRequest(r, &req); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		rep.Current, rep.Total, rep.Message = req.Current, req.Total, req.Message
+	case "done", "fail", "cancel":
+		var req finishReq
+		if err := decodeRequest(r, &req); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		rep.Message = req.Message
+	default:
+		a.writeError(w, r, notFoundf("no such task report %q: use progress, done, fail or cancel", rep.Kind))
+		return
+	}
+	id, err := a.taskID(r.PathValue("id"), "id")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	ans, err := a.commit(r.Context(), r, k, func() (change, any, error) {
+		e, err := a.producerTask(k, id)
+		if err != nil {
+			return change{}, nil, err
+		}
+		t, evs, err := e.Task.Apply(rep, time.Now().UTC())
+		if err != nil {
+			return change{}, nil, err
+		}
+		return taskChange(t, evs, e.Seq, http.StatusOK), t.View(), nil
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeAnswer(w, ans)
+}
+
+// producerTask returns a task the caller may report on: a producer of
+// the task's domain. Anything else is 404 (existence is not revealed).
+func (a *API) producerTask(k *auth.Key, id string) (views.TaskEntry, error) {
+	e, ok := a.views.Task(id)
+	if !ok || !canProduce(k) || !k.MemberOf(e.Task.Domain) || a.expired(e.Task) {
+		if ok && !canProduce(k) && k.CanWatchTask(e.Task.Domain, e.Task.Owner, e.Task.Creator) {
+			return e, forbiddenf("a %s key cannot report task progress", k.Role)
+		}
+		return e, notFoundf("no task %s", id)
+	}
+	return e, nil
+}
+
+func (a *API) expired(t lifecycle.Task) bool {
+	return t.Finished() && time.Since(t.FinishedAt) > a.cfg.Retention
+}
+
+// taskID checks a task id is a UUID (400 naming field otherwise).
+func (a *API) taskID(s, field string) (string, error) {
+	u, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 {
+		return "", herald.FieldErrorf(field, "must be a task UUID like 6f1c…-…, got %q", truncate(s, 80))
+	}
+	return u.String(), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// getTask: GET /v1/tasks/{id}.
+func (a *API) getTask(w http.ResponseWriter, r *http.Request) {
+	k := caller(r)
+	id, err := a.taskID(r.PathValue("id"), "id")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	e, ok := a.views.Task(id)
+	if !ok || !k.CanWatchTask(e.Task.Domain, e.Task.Owner, e.Task.Creator) || a.expired(e.Task) {
+		a.writeError(w, r, notFoundf("no task %s", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, e.Task.View())
+}
+
+func isTerminalTaskEvent(name string) bool {
+	return name == "task_done" || name == "task_failed" || name == "task_cancelled"
+}
+
+func recordEnds(m *store.Msg) bool {
+	for _, e := range m.Record.Events {
+		if isTerminalTaskEvent(e.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// taskFeed: GET /events/background-task?taskId=UUID (SPEC §4).
+func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
+	k := caller(r)
+	id, err := a.taskID(r.URL.Query().Get("taskId"), "taskId")
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	e, ok := a.views.Task(id)
+	if !ok || !k.CanWatchTask(e.Task.Domain, e.Task.Owner, e.Task.Creator) || a.expired(e.Task) {
+		a.writeError(w, r, notFoundf("no task %s (unknown, expired, or not yours)", id))
+		return
+	}
+	if a.closing.Load() {
+		a.writeError(w, r, herald.Errorf(herald.EUnavailable, "the server is shutting down; reconnect"))
+		return
+	}
+	after, recognized := a.resumePoint(r)
+	closeData, _ := json.Marshal(map[string]string{"task_id": id})
+	ctx := r.Context()
+
+	if e.Task.Finished() {
+		st := a.openStream(w)
+		defer st.close()
+		if recognized {
+			if _, err := st.replay(ctx, e.Subject, after, e.Seq, nil); err != nil {
+				return
+			}
+		} else if m, err := a.store.Get(ctx, e.Seq); err == nil {
+			// The terminal event alone: the last event of the last record.
+			if last := len(m.Record.Events) - 1; last >= 0 {
+				ev := m.Record.Events[last]
+				st.buf = a.frame(st.buf, m.Seq, last, ev.Name, ev.Data)
+			}
+		}
+		st.addSynthetic("server_close", closeData)
+		_ = st.flush()
+		return
+	}
+
+	sub := &hub.Sub{Topics: []string{"task/" + id}, Key: k.AccessKey}
+	start := a.hub.Subscribe(sub)
+	defer a.hub.Unsubscribe(sub)
+	st := a.openStream(w)
+	defer st.close()
+	if !recognized {
+		after = herald.ID{}
+	}
+	ended, err := st.replay(ctx, e.Subject, after, start, recordEnds)
+	if err != nil {
+		return
+	}
+	if !ended {
+		err = st.live(ctx, sub, func(d *hub.Delivery) bool {
+			st.addRecord(d.Msg, d.Frames)
+			ended = recordEnds(d.Msg)
+			return ended
+		})
+		if err != nil || !ended {
+			return
+		}
+	}
+	st.addSynthetic("server_close", closeData)
+	_ = st.flush()
+}

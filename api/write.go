@@ -1,0 +1,136 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/store"
+)
+
+// change is one decided transition: what to append and what to answer.
+type change struct {
+	app    store.Append
+	status int // HTTP status of the answer
+}
+
+// answer is what a write returns (and what a retry with the same
+// Idempotency-Key returns again).
+type answer struct {
+	Status int             `json:"status"`
+	Body   json.RawMessage `json:"body"`
+}
+
+const maxAttempts = 16
+
+// commit runs decide until its change is appended without conflict and
+// returns the answer. decide reads the views; on a concurrency conflict the
+// views are brought up to the store's head and decide runs again. With an
+// Idempotency-Key, a write already made with it is answered from the store
+// and nothing new is appended.
+func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide func() (change, any, error)) (answer, error) {
+	msgID := ""
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if len(key) > 255 {
+			return answer{}, herald.FieldErrorf("Idempotency-Key", "must be at most 255 characters")
+		}
+		sum := sha256.Sum256([]byte(k.AccessKey + "\x00" + key))
+		msgID = hex.EncodeToString(sum[:16])
+	}
+	synced := false
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if msgID != "" {
+			if seq, ok := a.views.Idempotent(msgID); ok {
+				return a.answerAt(ctx, seq)
+			}
+		}
+		ch, body, err := decide()
+		if err != nil {
+			// A refusal may be the retry of a write this process has not
+			// seen yet: catch up once and look again.
+			if msgID != "" && !synced {
+				synced = true
+				if serr := a.sync(ctx); serr != nil {
+					return answer{}, serr
+				}
+				continue
+			}
+			return answer{}, err
+		}
+		b, err := json.Marshal(body)
+		if err != nil {
+			return answer{}, err
+		}
+		ans := answer{Status: ch.status, Body: b}
+		ch.app.MsgID = msgID
+		ch.app.Record.Answer, _ = json.Marshal(ans)
+		start := time.Now()
+		ack, err := a.store.Commit(ctx, ch.app)
+		a.metrics.storeLatency.Observe(time.Since(start).Seconds())
+		if errors.Is(err, store.ErrConflict) {
+			synced = true
+			if serr := a.sync(ctx); serr != nil {
+				return answer{}, serr
+			}
+			continue
+		}
+		if err != nil {
+			return answer{}, unavailable(err)
+		}
+		if err := a.views.WaitFor(ctx, ack.Seq); err != nil {
+			return answer{}, unavailable(err)
+		}
+		if ack.Duplicate {
+			return a.answerAt(ctx, ack.Seq)
+		}
+		a.metrics.appended.Add(float64(len(ch.app.Record.Events)))
+		return ans, nil
+	}
+	return answer{}, herald.Errorf(herald.EUnavailable, "too many concurrent writes to the same entity; retry")
+}
+
+// sync waits until the views applied everything the store holds now.
+func (a *API) sync(ctx context.Context) error {
+	_, last, _, err := a.store.Info(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := a.views.WaitFor(ctx, last); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func (a *API) answerAt(ctx context.Context, seq uint64) (answer, error) {
+	m, err := a.store.Get(ctx, seq)
+	if err != nil {
+		return answer{}, unavailable(err)
+	}
+	var ans answer
+	if err := json.Unmarshal(m.Record.Answer, &ans); err != nil || ans.Status == 0 {
+		return answer{}, fmt.Errorf("record %d has no answer to replay", seq)
+	}
+	return ans, nil
+}
+
+func unavailable(err error) error {
+	return &herald.Error{Code: herald.EUnavailable, Detail: "the store did not answer: " + err.Error() + "; retry with the same Idempotency-Key"}
+}
+
+// writeAnswer sends a commit's answer.
+func writeAnswer(w http.ResponseWriter, ans answer) {
+	if ans.Status == http.StatusNoContent {
+		w.WriteHeader(ans.Status)
+		return
+	}
+	writeRawJSON(w, ans.Status, ans.Body)
+}

@@ -1,0 +1,87 @@
+// Package client is herald's Go client: producer and admin calls over the
+// HTTP API. The CLI, the agent and the tests use it.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Client calls one herald server.
+type Client struct {
+	// Server is the base URL, e.g. http://127.0.0.1:8080.
+	Server string
+	// Token is the bearer token.
+	Token string
+	// HTTP is the client used; nil means http.DefaultClient.
+	HTTP *http.Client
+}
+
+// Error is a problem+json answer from the server.
+type Error struct {
+	Status int    `json:"status"`
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
+	Field  string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("%d %s: %s", e.Status, e.Title, e.Detail)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Title)
+}
+
+// Do sends a request with an optional JSON body and decodes a JSON answer
+// into out (when out is non-nil). idemKey, when set, is sent as
+// Idempotency-Key so the call can be retried safely.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any, idemKey string) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.Server, "/")+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		e := &Error{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}
+		_ = json.Unmarshal(data, e)
+		return e
+	}
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}

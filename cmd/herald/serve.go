@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/herald-sse/herald/api"
+	"github.com/herald-sse/herald/store"
+)
+
+type serveOpts struct {
+	listen, data, fsync, natsURLs, natsListen, bootstrap string
+	tlsCert, tlsKey, logFormat, logLevel, sseRetry       string
+	keepalive, retention, votingTimeout, heartbeat       time.Duration
+	corsOrigins                                          []string
+	strictLookup                                         bool
+	queueSize                                            int
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOpts
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the herald server",
+		Long: `Run the herald server. With no flags it keeps its store in ./herald-data
+(an embedded NATS JetStream), listens on 127.0.0.1:8080, and on first start
+prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
+		Example: `  herald serve
+  herald serve --listen 0.0.0.0:8080 --data /var/lib/herald --fsync always
+  herald serve --listen 127.0.0.1:0 --keepalive 5s --retention 1h
+  HERALD_NATS=nats://n1:4222,nats://n2:4222 herald serve   # external cluster`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runServe(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	f.StringVar(&o.data, "data", "./herald-data", "data directory of the embedded store")
+	f.DurationVar(&o.keepalive, "keepalive", 15*time.Second, "send a keepalive comment after this long without a write (0 disables)")
+	f.DurationVar(&o.retention, "retention", 24*time.Hour, "keep the history of finished entities this long")
+	f.StringVar(&o.fsync, "fsync", "1s", "fsync policy of the embedded store: a Go duration (sync every interval) or \"always\"")
+	f.StringVar(&o.natsURLs, "nats", "", "comma-separated URLs of an external NATS JetStream cluster (instead of the embedded store)")
+	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS server on host:port so other herald processes can share it with --nats")
+	f.StringVar(&o.bootstrap, "bootstrap-token", "", "token of the bootstrap superadmin (generated on first start when empty)")
+	f.StringSliceVar(&o.corsOrigins, "cors-origin", nil, "exact origin allowed to call herald from a browser, with credentials (repeatable)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (serves HTTPS and HTTP/2)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS key file")
+	f.StringVar(&o.sseRetry, "sse-retry", "0", "send \"retry: MS\" at stream start (milliseconds or a Go duration; 0 = off)")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&o.votingTimeout, "voting-timeout", 60*time.Second, "push jobs: how long nodes may take to vote")
+	f.DurationVar(&o.heartbeat, "heartbeat-interval", 10*time.Second, "push jobs: node heartbeat interval (down after 3 missed)")
+	f.BoolVar(&o.strictLookup, "strict-session-lookup", false, "refuse /events/session for a sessionId that matches no visible session")
+	f.IntVar(&o.queueSize, "queue-size", 256, "events queued per subscriber before a slow one is disconnected")
+	return cmd
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+func parseRetry(s string) (time.Duration, error) {
+	if ms, err := strconv.Atoi(s); err == nil && ms >= 0 {
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--sse-retry %q: give milliseconds (3000) or a duration (3s)", s)
+	}
+	return d, nil
+}
+
+func runServe(ctx context.Context, o serveOpts) error {
+	log, err := newLogger(o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	retry, err := parseRetry(o.sseRetry)
+	if err != nil {
+		return err
+	}
+	scfg := store.Config{Dir: o.data, Listen: o.natsListen, Logger: log}
+	if o.fsync == "always" {
+		scfg.SyncAlways = true
+	} else if scfg.SyncInterval, err = time.ParseDuration(o.fsync); err != nil || scfg.SyncInterval <= 0 {
+		return fmt.Errorf("--fsync %q: use \"always\" or a positive duration such as 1s", o.fsync)
+	}
+	if o.natsURLs != "" {
+		scfg.URLs = strings.Split(o.natsURLs, ",")
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another herald running? try --listen 127.0.0.1:0)", o.listen, err)
+	}
+	scheme := "http"
+	if o.tlsCert != "" {
+		scheme = "https"
+	}
+	log.Info("herald listening", "url", scheme+"://"+ln.Addr().String())
+
+	openCtx, cancelOpen := context.WithTimeout(ctx, time.Minute)
+	st, err := store.Open(openCtx, scfg)
+	cancelOpen()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer st.Close()
+	if u := st.NATSURL(); u != "" {
+		log.Info("embedded NATS exposed", "url", u)
+	}
+	a := api.New(api.Config{
+		Keepalive: o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
+		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
+	}, st, log)
+
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	runDone := make(chan error, 1)
+	go func() { runDone <- a.Run(runCtx) }()
+
+	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	serveDone := make(chan error, 1)
+	go func() {
+		if o.tlsCert != "" {
+			serveDone <- srv.ServeTLS(ln, o.tlsCert, o.tlsKey)
+		} else {
+			serveDone <- srv.Serve(ln)
+		}
+	}()
+
+	if err := a.WaitReady(ctx); err != nil {
+		return shutdown(a, srv, log)
+	}
+	token, err := a.Bootstrap(ctx, o.bootstrap)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	tokenFile := filepath.Join(o.data, "bootstrap-token")
+	switch {
+	case token != "" && o.bootstrap == "" && len(scfg.URLs) == 0:
+		if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+			log.Warn("could not save the bootstrap token", "file", tokenFile, "err", err)
+		}
+		fmt.Fprintf(os.Stderr, "\nherald: superadmin token (shown once; saved to %s):\n\n    %s\n\n"+
+			"    export HERALD_TOKEN=%s\n\n", tokenFile, token, token)
+	case token != "" && o.bootstrap == "":
+		fmt.Fprintf(os.Stderr, "\nherald: superadmin token (shown once):\n\n    %s\n\n", token)
+	case o.bootstrap == "" && len(scfg.URLs) == 0:
+		if _, err := os.Stat(tokenFile); err == nil {
+			log.Info("superadmin token from the first start is in " + tokenFile)
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+		return shutdown(a, srv, log)
+	case err := <-serveDone:
+		return err
+	case err := <-runDone:
+		if err != nil {
+			return fmt.Errorf("following the store: %w", err)
+		}
+		return nil
+	}
+}
+
+func shutdown(a *api.API, srv *http.Server, log *slog.Logger) error {
+	log.Info("shutting down: ending streams")
+	a.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		srv.Close()
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Tail delivers every record of the stream with a sequence ≥ from, in
+// order, to fn, then every new record as it is appended, until ctx ends.
+// It uses one ordered consumer: each herald process tails the stream once.
+// fn runs on Tail's goroutine; Tail returns when ctx is done or fn fails.
+func (s *Store) Tail(ctx context.Context, from uint64, fn func(Msg) error) error {
+	return s.consume(ctx, "", from, 0, fn)
+}
+
+// errStop ends a bounded consume.
+var errStop = errors.New("stop")
+
+// Read calls fn for every record on subject (a subject or a wildcard filter)
+// with after < seq ≤ upto, in order. It returns nil once the range is
+// exhausted, even if fewer records exist.
+func (s *Store) Read(ctx context.Context, subject string, after, upto uint64, fn func(Msg) error) error {
+	if upto <= after {
+		return nil
+	}
+	// Find the first matching record before creating a consumer: a consumer
+	// over an empty range would wait for a message that never comes.
+	raw, err := s.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(subject))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: read %s: %w", subject, err)
+	}
+	if raw.Sequence > upto {
+		return nil
+	}
+	err = s.consume(ctx, subject, raw.Sequence, upto, fn)
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
+
+func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, fn func(Msg) error) error {
+	if from == 0 {
+		from = 1
+	}
+	cfg := jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+	}
+	if subject != "" {
+		cfg.FilterSubjects = []string{subject}
+	}
+	cons, err := s.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("store: consumer: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(512))
+	if err != nil {
+		return fmt.Errorf("store: consumer: %w", err)
+	}
+	defer it.Stop()
+	stopped := context.AfterFunc(ctx, it.Stop)
+	defer stopped()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return ctx.Err()
+			}
+			return fmt.Errorf("store: consume: %w", err)
+		}
+		meta, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("store: consume: %w", err)
+		}
+		if upto > 0 && meta.Sequence.Stream > upto {
+			return errStop
+		}
+		msg := Msg{Subject: m.Subject(), Seq: meta.Sequence.Stream, Time: meta.Timestamp}
+		if h := m.Headers(); h != nil {
+			msg.MsgID = h.Get(jetstream.MsgIDHeader)
+		}
+		if err := json.Unmarshal(m.Data(), &msg.Record); err != nil {
+			return fmt.Errorf("store: decode record %d: %w", msg.Seq, err)
+		}
+		if err := fn(msg); err != nil {
+			return err
+		}
+		if upto > 0 && (meta.Sequence.Stream >= upto || meta.NumPending == 0) {
+			return errStop
+		}
+	}
+}
+
+// Purge removes every record on subject (retention).
+func (s *Store) Purge(ctx context.Context, subject string) error {
+	return s.stream.Purge(ctx, jetstream.WithPurgeSubject(subject))
+}

@@ -1,0 +1,166 @@
+// Package views keeps the current state of every live entity, built from
+// the store's tail: auth objects, tasks, sessions, jobs. The api reads it to
+// authorize, to answer reads and first paints, and to decide transitions;
+// writes are still checked against the store with optimistic concurrency.
+package views
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/lifecycle"
+	"github.com/herald-sse/herald/store"
+)
+
+// Views is the in-memory state of one herald process.
+type Views struct {
+	Auth *auth.Directory
+
+	mu    sync.RWMutex
+	tasks map[string]*TaskEntry // task id → entry
+	idem  map[string]idemEntry  // msg id → where its write landed
+
+	applied atomic.Uint64
+	waitMu  sync.Mutex
+	waitCh  chan struct{} // closed and replaced whenever applied moves
+
+	// OnRevoke is called (on the tail goroutine) with each revoked key.
+	OnRevoke func(accessKey string)
+}
+
+type idemEntry struct {
+	seq uint64
+	at  time.Time
+}
+
+// TaskEntry is a task's snapshot with the position of its last record.
+type TaskEntry struct {
+	Task    lifecycle.Task
+	Seq     uint64 // last record on the task's subject
+	Subject string
+}
+
+// New returns empty views.
+func New() *Views {
+	return &Views{
+		Auth:   auth.NewDirectory(),
+		tasks:  map[string]*TaskEntry{},
+		idem:   map[string]idemEntry{},
+		waitCh: make(chan struct{}),
+	}
+}
+
+// Apply folds one record into the views. The tail calls it in order.
+func (v *Views) Apply(m *store.Msg) error {
+	r := &m.Record
+	var err error
+	switch r.Kind {
+	case auth.KindDomain, auth.KindGroup, auth.KindKey, auth.KindLogin:
+		var revoked string
+		revoked, err = v.Auth.Apply(r.Kind, r.Snapshot, r.Deleted)
+		if revoked != "" && v.OnRevoke != nil {
+			v.OnRevoke(revoked)
+		}
+	case "task":
+		var t lifecycle.Task
+		if err = json.Unmarshal(r.Snapshot, &t); err == nil {
+			v.mu.Lock()
+			v.tasks[t.ID] = &TaskEntry{Task: t, Seq: m.Seq, Subject: m.Subject}
+			v.mu.Unlock()
+		}
+	}
+	if m.MsgID != "" {
+		v.mu.Lock()
+		if _, ok := v.idem[m.MsgID]; !ok {
+			v.idem[m.MsgID] = idemEntry{seq: m.Seq, at: m.Time}
+		}
+		v.mu.Unlock()
+	}
+	v.advance(m.Seq)
+	if err != nil {
+		return fmt.Errorf("views: record %d (%s): %w", m.Seq, r.Kind, err)
+	}
+	return nil
+}
+
+func (v *Views) advance(seq uint64) {
+	v.applied.Store(seq)
+	v.waitMu.Lock()
+	close(v.waitCh)
+	v.waitCh = make(chan struct{})
+	v.waitMu.Unlock()
+}
+
+// Applied is the sequence of the last record folded in.
+func (v *Views) Applied() uint64 { return v.applied.Load() }
+
+// WaitFor blocks until the record at seq has been applied.
+func (v *Views) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		v.waitMu.Lock()
+		ch := v.waitCh
+		v.waitMu.Unlock()
+		if v.applied.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Idempotent returns the sequence of the write made with msgID, if any.
+func (v *Views) Idempotent(msgID string) (uint64, bool) {
+	v.mu.RLock()
+	e, ok := v.idem[msgID]
+	v.mu.RUnlock()
+	return e.seq, ok
+}
+
+// Task returns a copy of a task's entry.
+func (v *Views) Task(id string) (TaskEntry, bool) {
+	v.mu.RLock()
+	e, ok := v.tasks[id]
+	v.mu.RUnlock()
+	if !ok {
+		return TaskEntry{}, false
+	}
+	return *e, true
+}
+
+// Expired lists the subjects of entities that finished before cutoff, and
+// forgets idempotency keys older than idemCutoff.
+func (v *Views) Expired(cutoff, idemCutoff time.Time) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for _, e := range v.tasks {
+		if e.Task.Finished() && e.Task.FinishedAt.Before(cutoff) {
+			out = append(out, e.Subject)
+		}
+	}
+	for k, e := range v.idem {
+		if e.at.Before(idemCutoff) {
+			delete(v.idem, k)
+		}
+	}
+	return out
+}
+
+// Forget drops an entity whose history was purged.
+func (v *Views) Forget(subject string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id, e := range v.tasks {
+		if e.Subject == subject {
+			delete(v.tasks, id)
+		}
+	}
+}
