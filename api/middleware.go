@@ -80,7 +80,9 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-func notFoundf(format string, args ...any) error { return herald.Errorf(herald.ENotFound, format, args...) }
+func notFoundf(format string, args ...any) error {
+	return herald.Errorf(herald.ENotFound, format, args...)
+}
 func forbiddenf(format string, args ...any) error {
 	return herald.Errorf(herald.EForbidden, format, args...)
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/herald-sse/herald"
 )
 
-func i64(v int64) *int64 { return &v }
+func i64(v int64) *int64   { return &v }
 func str(s string) *string { return &s }
 
 func TestTaskTransitions(t *testing.T) {

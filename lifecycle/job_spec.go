@@ -1,0 +1,105 @@
+package lifecycle
+
+import (
+	"encoding/base64"
+	"strings"
+
+	herald "github.com/herald-sse/herald"
+)
+
+// Limits and defaults of a job request (SPEC §5.1).
+const (
+	DefaultRunTimeout = 3600            // seconds
+	MaxRunTimeout     = 365 * 24 * 3600 // seconds: a year
+	MaxJobNodes       = 10000           // nodes in one job
+	MaxJobFileBytes   = 100000          // decoded size of file
+	filePrefixRaw     = "raw:"          // file: the content as is
+	filePrefixBase64  = "base64:"       // file: standard base64, padded
+	slugDescription   = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+)
+
+// ValidateJobSpec checks a job request and applies its defaults: run_timeout
+// 3600 when absent, quorum = the number of nodes when absent. A refusal is an
+// EInvalid *herald.Error whose Field is the JSON key of the request body at
+// fault (command, nodes, run_timeout, quorum, env, user, dir, file); spec is
+// left unchanged then.
+func ValidateJobSpec(spec *JobSpec) error {
+	if spec == nil {
+		return herald.FieldErrorf("command", "no job request")
+	}
+	if strings.TrimSpace(spec.Command) == "" {
+		return herald.FieldErrorf("command", "command is required")
+	}
+	if len(spec.Nodes) == 0 {
+		return herald.FieldErrorf("nodes", "nodes must be a non-empty array of node names")
+	}
+	if len(spec.Nodes) > MaxJobNodes {
+		return herald.FieldErrorf("nodes", "%d nodes; at most %d", len(spec.Nodes), MaxJobNodes)
+	}
+	seen := make(map[string]bool, len(spec.Nodes))
+	for i, n := range spec.Nodes {
+		if !herald.ValidSlug(n) {
+			return herald.FieldErrorf("nodes", "nodes[%d] %q is not a node name %s", i, n, slugDescription)
+		}
+		if seen[n] {
+			return herald.FieldErrorf("nodes", "node %q is listed twice", n)
+		}
+		seen[n] = true
+	}
+	runTimeout := DefaultRunTimeout
+	if spec.RunTimeoutSet || spec.RunTimeout != 0 {
+		runTimeout = spec.RunTimeout
+		if runTimeout <= 0 || runTimeout > MaxRunTimeout {
+			return herald.FieldErrorf("run_timeout", "run_timeout %d is not between 1 and %d seconds", runTimeout, MaxRunTimeout)
+		}
+	}
+	quorum := len(spec.Nodes)
+	if spec.QuorumSet || spec.Quorum != 0 {
+		quorum = spec.Quorum
+		if quorum <= 0 || quorum > len(spec.Nodes) {
+			return herald.FieldErrorf("quorum", "quorum %d is not between 1 and the number of nodes (%d)", quorum, len(spec.Nodes))
+		}
+	}
+	for k, v := range spec.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return herald.FieldErrorf("env", "env %q: a name must be non-empty without '=' or NUL, a value without NUL", k)
+		}
+	}
+	if strings.ContainsRune(spec.User, 0) {
+		return herald.FieldErrorf("user", "user contains NUL")
+	}
+	if strings.ContainsRune(spec.Dir, 0) {
+		return herald.FieldErrorf("dir", "dir contains NUL")
+	}
+	if err := validateJobFile(spec.File); err != nil {
+		return err
+	}
+	spec.RunTimeout = runTimeout
+	spec.Quorum = quorum
+	return nil
+}
+
+// validateJobFile checks the file key: "" (absent), "raw:…" or "base64:…",
+// at most MaxJobFileBytes once decoded.
+func validateJobFile(file string) error {
+	if file == "" {
+		return nil
+	}
+	var n int
+	switch {
+	case strings.HasPrefix(file, filePrefixRaw):
+		n = len(file) - len(filePrefixRaw)
+	case strings.HasPrefix(file, filePrefixBase64):
+		b, err := base64.StdEncoding.DecodeString(file[len(filePrefixBase64):])
+		if err != nil {
+			return herald.FieldErrorf("file", "file is not valid base64: %v", err)
+		}
+		n = len(b)
+	default:
+		return herald.FieldErrorf("file", `file must start with "raw:" or "base64:"`)
+	}
+	if n > MaxJobFileBytes {
+		return herald.FieldErrorf("file", "file is %d bytes decoded; at most %d", n, MaxJobFileBytes)
+	}
+	return nil
+}
