@@ -36,7 +36,8 @@ type API struct {
 	hub     *hub.Hub
 	metrics *metrics
 	mux     *http.ServeMux
-	ready   atomic.Bool
+	ready   atomic.Bool // views caught up with the store
+	booted  atomic.Bool // Bootstrap ran: credentials exist
 	closing atomic.Bool
 	streams atomic.Int64
 }

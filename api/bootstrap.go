@@ -15,8 +15,13 @@ import (
 // (created once, even by several herald processes racing). Without it, a
 // token is generated only when the store has no superadmin at all. It
 // returns the token it created ("" when it created none). Call it after the
-// views caught up (WaitReady).
+// views caught up (WaitReady); /readyz answers 200 only after it.
 func (a *API) Bootstrap(ctx context.Context, token string) (created string, err error) {
+	defer func() {
+		if err == nil {
+			a.booted.Store(true)
+		}
+	}()
 	now := time.Now().UTC()
 	if _, ok := a.views.Auth.Domain(herald.DefaultDomain); !ok {
 		if err := a.bootstrapAppend(ctx, authChange(auth.KindDomain, store.Subject("auth.domain", herald.DefaultDomain),

@@ -25,7 +25,7 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	case a.closing.Load():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("shutting down\n"))
-	case !a.ready.Load():
+	case !a.ready.Load() || !a.booted.Load():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("catching up with the store\n"))
 	case a.store.Ping(ctx) != nil:
