@@ -163,15 +163,16 @@ func TestTaskFeedResume(t *testing.T) {
 	}
 	f.Close()
 
+	finished := make(chan error, 1)
 	finish := func() {
 		for p := int64(11); p <= 20; p++ {
 			if _, err := c.TaskProgress(ctx, id, p, -1, nil); err != nil {
-				t.Fatal(err)
+				finished <- err
+				return
 			}
 		}
-		if _, err := c.FinishTask(ctx, id, "fail", nil); err != nil {
-			t.Fatal(err)
-		}
+		_, err := c.FinishTask(ctx, id, "fail", nil)
+		finished <- err
 	}
 	resume := func(name string, header map[string]string, path string, wantFirst int64, wantLen int) {
 		t.Helper()
@@ -196,6 +197,9 @@ func TestTaskFeedResume(t *testing.T) {
 	// While the task runs: resume by header, finish the task concurrently.
 	go finish()
 	resume("header", map[string]string{"Last-Event-ID": lastID}, feedPath(id), 6, 16)
+	if err := <-finished; err != nil {
+		t.Fatal(err)
+	}
 	// Finished task: resume by query parameter; the header wins over it.
 	resume("query", nil, feedPath(id)+"&lastEventId="+url.QueryEscape(lastID), 6, 16)
 	resume("header wins", map[string]string{"Last-Event-ID": lastID}, feedPath(id)+"&lastEventId=garbage", 6, 16)
