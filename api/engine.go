@@ -68,6 +68,8 @@ func topicsOf(m *store.Msg) []string {
 	switch r.Kind {
 	case "task":
 		return []string{"task/" + r.Entity}
+	case "session":
+		return sessionTopics(r)
 	}
 	return nil
 }
@@ -83,6 +85,7 @@ func (a *API) janitor(ctx context.Context) {
 	defer t.Stop()
 	for {
 		now := time.Now()
+		var purged []string
 		for _, subj := range a.views.Expired(now.Add(-a.cfg.Retention), now.Add(-time.Hour)) {
 			if err := a.store.Purge(ctx, subj); err != nil {
 				if ctx.Err() == nil {
@@ -90,8 +93,9 @@ func (a *API) janitor(ctx context.Context) {
 				}
 				continue
 			}
-			a.views.Forget(subj)
+			purged = append(purged, subj)
 		}
+		a.views.Forget(purged...)
 		select {
 		case <-ctx.Done():
 			return

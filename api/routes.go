@@ -30,6 +30,11 @@ func (a *API) routes() {
 	m.HandleFunc("GET /v1/tasks/{id}", a.authed(a.getTask))
 	m.HandleFunc("GET /events/background-task", a.authed(a.taskFeed))
 
+	m.HandleFunc("POST /v1/sessions/events", a.authed(a.reportSession))
+	m.HandleFunc("GET /v1/sessions", a.authed(a.listSessions))
+	m.HandleFunc("GET /v1/sessions/{ownerAccessKey}/{sessionId}", a.authed(a.getSession))
+	m.HandleFunc("GET /events/session", a.authed(a.sessionFeed))
+
 	m.HandleFunc("/", a.notFound)
 }
 

@@ -18,7 +18,8 @@ import (
 // change is one decided transition: what to append and what to answer.
 type change struct {
 	app    store.Append
-	status int // HTTP status of the answer
+	status int  // HTTP status of the answer
+	withID bool // the answer's "id" is the id of the transition's first event
 }
 
 // answer is what a write returns (and what a retry with the same
@@ -26,6 +27,22 @@ type change struct {
 type answer struct {
 	Status int             `json:"status"`
 	Body   json.RawMessage `json:"body"`
+	WithID bool            `json:"withId,omitempty"`
+}
+
+// final fills in the event id of an answer that asked for it.
+func (a *API) final(ans answer, seq uint64) answer {
+	if !ans.WithID {
+		return ans
+	}
+	var body map[string]any
+	if err := json.Unmarshal(ans.Body, &body); err != nil || body == nil {
+		body = map[string]any{}
+	}
+	body["id"] = herald.ID{Epoch: a.store.Epoch(), Seq: seq}.String()
+	ans.Body, _ = json.Marshal(body)
+	ans.WithID = false
+	return ans
 }
 
 const maxAttempts = 16
@@ -68,7 +85,7 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 		if err != nil {
 			return answer{}, err
 		}
-		ans := answer{Status: ch.status, Body: b}
+		ans := answer{Status: ch.status, Body: b, WithID: ch.withID}
 		ch.app.MsgID = msgID
 		ch.app.Record.Answer, _ = json.Marshal(ans)
 		start := time.Now()
@@ -91,7 +108,7 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 			return a.answerAt(ctx, ack.Seq)
 		}
 		a.metrics.appended.Add(float64(len(ch.app.Record.Events)))
-		return ans, nil
+		return a.final(ans, ack.Seq), nil
 	}
 	return answer{}, herald.Errorf(herald.EUnavailable, "too many concurrent writes to the same entity; retry")
 }
@@ -119,7 +136,7 @@ func (a *API) answerAt(ctx context.Context, seq uint64) (answer, error) {
 	if err := json.Unmarshal(m.Record.Answer, &ans); err != nil || ans.Status == 0 {
 		return answer{}, fmt.Errorf("record %d has no answer to replay", seq)
 	}
-	return ans, nil
+	return a.final(ans, seq), nil
 }
 
 func unavailable(err error) error {

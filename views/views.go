@@ -21,9 +21,10 @@ import (
 type Views struct {
 	Auth *auth.Directory
 
-	mu    sync.RWMutex
-	tasks map[string]*TaskEntry // task id → entry
-	idem  map[string]idemEntry  // msg id → where its write landed
+	mu       sync.RWMutex
+	tasks    map[string]*TaskEntry // task id → entry
+	sessions map[SessionKey]*SessionEntry
+	idem     map[string]idemEntry // msg id → where its write landed
 
 	applied atomic.Uint64
 	waitMu  sync.Mutex
@@ -48,10 +49,11 @@ type TaskEntry struct {
 // New returns empty views.
 func New() *Views {
 	return &Views{
-		Auth:   auth.NewDirectory(),
-		tasks:  map[string]*TaskEntry{},
-		idem:   map[string]idemEntry{},
-		waitCh: make(chan struct{}),
+		Auth:     auth.NewDirectory(),
+		tasks:    map[string]*TaskEntry{},
+		sessions: map[SessionKey]*SessionEntry{},
+		idem:     map[string]idemEntry{},
+		waitCh:   make(chan struct{}),
 	}
 }
 
@@ -65,6 +67,11 @@ func (v *Views) Apply(m *store.Msg) error {
 		revoked, err = v.Auth.Apply(r.Kind, r.Snapshot, r.Deleted)
 		if revoked != "" && v.OnRevoke != nil {
 			v.OnRevoke(revoked)
+		}
+	case "session":
+		var s lifecycle.Session
+		if err = json.Unmarshal(r.Snapshot, &s); err == nil {
+			v.applySession(s, m.Seq, m.Subject)
 		}
 	case "task":
 		var t lifecycle.Task
@@ -146,6 +153,11 @@ func (v *Views) Expired(cutoff, idemCutoff time.Time) []string {
 			out = append(out, e.Subject)
 		}
 	}
+	for _, e := range v.sessions {
+		if e.Session.State == lifecycle.SessionTerminated && e.Session.UpdatedAt.Before(cutoff) {
+			out = append(out, e.Subject)
+		}
+	}
 	for k, e := range v.idem {
 		if e.at.Before(idemCutoff) {
 			delete(v.idem, k)
@@ -154,13 +166,22 @@ func (v *Views) Expired(cutoff, idemCutoff time.Time) []string {
 	return out
 }
 
-// Forget drops an entity whose history was purged.
-func (v *Views) Forget(subject string) {
+// Forget drops the entities whose history was purged, in one pass.
+func (v *Views) Forget(subjects ...string) {
+	gone := make(map[string]bool, len(subjects))
+	for _, s := range subjects {
+		gone[s] = true
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for id, e := range v.tasks {
-		if e.Subject == subject {
+		if gone[e.Subject] {
 			delete(v.tasks, id)
+		}
+	}
+	for k, e := range v.sessions {
+		if gone[e.Subject] {
+			delete(v.sessions, k)
 		}
 	}
 }

@@ -1,0 +1,337 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/lifecycle"
+	"github.com/herald-sse/herald/store"
+	"github.com/herald-sse/herald/views"
+)
+
+type sessionReportReq struct {
+	SessionID      *string `json:"sessionId"`
+	OwnerAccessKey *string `json:"ownerAccessKey"`
+	Group          *string `json:"group"`
+	Event          *string `json:"event"`
+	Reason         *string `json:"reason"`
+	Result         *string `json:"result"`
+}
+
+// reportSession: POST /v1/sessions/events → 201 {"id","state"}.
+func (a *API) reportSession(w http.ResponseWriter, r *http.Request) {
+	k := caller(r)
+	var req sessionReportReq
+	if err := decodeRequest(r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if !canProduce(k) {
+		a.writeError(w, r, forbiddenf("a %s key cannot report sessions; use a service or admin key", k.Role))
+		return
+	}
+	if req.Event == nil {
+		a.writeError(w, r, herald.FieldErrorf("event", "is required"))
+		return
+	}
+	sid, err := slugField("sessionId", req.SessionID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if req.OwnerAccessKey == nil {
+		a.writeError(w, r, herald.FieldErrorf("ownerAccessKey", "is required"))
+		return
+	}
+	owner, ok := a.views.Auth.Key(*req.OwnerAccessKey)
+	if !ok || !k.CanProduce(owner.Domain) {
+		a.writeError(w, r, herald.FieldErrorf("ownerAccessKey", "no key %q in your domain", truncate(*req.OwnerAccessKey, 80)))
+		return
+	}
+	group, err := slugField("group", req.Group)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if _, ok := a.views.Auth.Group(owner.Domain, group); !ok {
+		a.writeError(w, r, herald.FieldErrorf("group", "domain %q has no group %q", owner.Domain, group))
+		return
+	}
+	if len(owner.Groups) > 0 && !owner.InGroup(group) {
+		a.writeError(w, r, herald.FieldErrorf("group", "key %s is not a member of group %q", owner.AccessKey, group))
+		return
+	}
+	rep := lifecycle.SessionReport{Event: *req.Event, Group: group, Reason: req.Reason, Result: req.Result}
+	key := views.SessionKey{Domain: owner.Domain, Owner: owner.AccessKey, ID: sid}
+	ans, err := a.commit(r.Context(), r, k, func() (change, any, error) {
+		e, ok := a.views.Session(key)
+		if !ok {
+			e.Session = lifecycle.Session{SessionID: sid, OwnerAccessKey: owner.AccessKey, Domain: owner.Domain}
+			e.Subject = store.Subject("session", owner.Domain, owner.AccessKey, sid)
+		}
+		s, evs, err := e.Session.Apply(rep, time.Now().UTC())
+		if err != nil {
+			return change{}, nil, err
+		}
+		snap, _ := json.Marshal(s)
+		ch := change{status: http.StatusCreated, withID: true, app: store.Append{Subject: e.Subject, ExpectSeq: e.Seq,
+			Record: store.Record{Kind: "session", Domain: s.Domain, Owner: s.OwnerAccessKey, Group: s.Group,
+				Entity: sid, Snapshot: snap, Events: evs}}}
+		return ch, sessionAnswer{State: s.State}, nil
+	})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeAnswer(w, ans)
+}
+
+// sessionAnswer is the answer to a report; its "id" (the event's id) is
+// added after the append, when it is known.
+type sessionAnswer struct {
+	State lifecycle.SessionState `json:"state"`
+}
+
+// sessionFilter is what one session watcher may see and asked for.
+type sessionFilter struct {
+	topic   string // hub topic
+	subject string // store filter for replay
+	domain  string // "" = any
+	owner   string // "" = any
+	id      string // "" = any
+	group   string // "" = any
+	user    *auth.Key
+}
+
+func (f *sessionFilter) match(m *store.Msg) bool {
+	r := &m.Record
+	return r.Kind == "session" &&
+		(f.domain == "" || r.Domain == f.domain) &&
+		(f.owner == "" || r.Owner == f.owner) &&
+		(f.id == "" || r.Entity == f.id) &&
+		(f.group == "" || r.Group == f.group)
+}
+
+func (f *sessionFilter) matchSession(s *lifecycle.Session) bool {
+	return (f.domain == "" || s.Domain == f.domain) && (f.owner == "" || s.OwnerAccessKey == f.owner) &&
+		(f.id == "" || s.SessionID == f.id) && (f.group == "" || s.Group == f.group)
+}
+
+// sessionWatch turns a caller and the query of SPEC §3 into a filter, or
+// the 4xx the SPEC gives.
+func (a *API) sessionWatch(k *auth.Key, q map[string][]string) (*sessionFilter, error) {
+	get := func(names ...string) (string, bool) {
+		for _, n := range names {
+			if v, ok := q[n]; ok && len(v) > 0 {
+				return v[0], true
+			}
+		}
+		return "", false
+	}
+	f := &sessionFilter{}
+	sid, _ := get("sessionId", "name", "sessionName")
+	if sid == "" {
+		sid = "*"
+	}
+	if sid != "*" {
+		if !herald.ValidSlug(sid) {
+			return nil, herald.FieldErrorf("sessionId", "must be \"*\" or a slug ([A-Za-z0-9][A-Za-z0-9._-]{0,63}), got %q", truncate(sid, 80))
+		}
+		f.id = sid
+	}
+	group, _ := get("group", "groupName")
+	if group == "" {
+		group = "*"
+	}
+	if group != "*" && !herald.ValidSlug(group) {
+		return nil, herald.FieldErrorf("group", "must be \"*\" or a group name, got %q", truncate(group, 80))
+	}
+	owner, hasOwner := get("ownerAccessKey")
+	domain, hasDomain := get("domain")
+	if hasDomain && !herald.ValidSlug(domain) {
+		return nil, herald.FieldErrorf("domain", "must be a domain name, got %q", truncate(domain, 80))
+	}
+	switch k.Role {
+	case herald.RoleUser:
+		if hasOwner && owner != k.AccessKey {
+			return nil, forbiddenf("a user key watches only its own sessions; ownerAccessKey %q is not yours", truncate(owner, 80))
+		}
+		f.domain, f.owner = k.Domain, k.AccessKey
+		if group != "*" && !k.InGroup(group) {
+			return nil, notFoundf("no group %q among your key's groups", group)
+		}
+	case herald.RoleAdmin, herald.RoleService:
+		if hasDomain && domain != k.Domain {
+			return nil, notFoundf("no domain %q", domain)
+		}
+		f.domain = k.Domain
+		if hasOwner {
+			f.owner = owner
+		}
+		if group != "*" {
+			if _, ok := a.views.Auth.Group(k.Domain, group); !ok {
+				return nil, notFoundf("domain %q has no group %q", k.Domain, group)
+			}
+		}
+	case herald.RoleSuperadmin:
+		if hasDomain {
+			if _, ok := a.views.Auth.Domain(domain); !ok {
+				return nil, notFoundf("no domain %q", domain)
+			}
+			f.domain = domain
+		}
+		if hasOwner {
+			f.owner = owner
+			if ok, found := a.views.Auth.Key(owner); found && f.domain == "" {
+				f.domain = ok.Domain
+			}
+		}
+		if group != "*" {
+			if f.domain != "" {
+				if _, ok := a.views.Auth.Group(f.domain, group); !ok {
+					return nil, notFoundf("domain %q has no group %q", f.domain, group)
+				}
+			} else if !a.views.Auth.GroupInAnyDomain(group) {
+				return nil, notFoundf("no domain has a group %q", group)
+			}
+		}
+	default:
+		return nil, forbiddenf("a %s key cannot watch sessions", k.Role)
+	}
+	if group != "*" {
+		f.group = group
+	}
+	switch {
+	case f.domain != "" && f.owner != "":
+		f.topic = "session/o/" + f.domain + "/" + f.owner
+		f.subject = store.Subject("session", f.domain, f.owner) + ".*"
+		if f.id != "" {
+			f.subject = store.Subject("session", f.domain, f.owner, f.id)
+		}
+	case f.domain != "":
+		f.topic = "session/d/" + f.domain
+		f.subject = store.Subject("session", f.domain) + ".>"
+	default:
+		f.topic = "session/*"
+		f.subject = "herald.session.>"
+	}
+	return f, nil
+}
+
+// sessionTopics are the topics a session record is routed on.
+func sessionTopics(r *store.Record) []string {
+	return []string{"session/*", "session/d/" + r.Domain, "session/o/" + r.Domain + "/" + r.Owner}
+}
+
+// sessionFeed: GET /events/session (SPEC §3). The stream never ends by itself.
+func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
+	k := caller(r)
+	f, err := a.sessionWatch(k, r.URL.Query())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if a.cfg.StrictSessionLookup && f.id != "" && !a.views.AnySession(f.matchSession) {
+		a.writeError(w, r, notFoundf("no session %q visible to you", f.id))
+		return
+	}
+	if a.closing.Load() {
+		a.writeError(w, r, herald.Errorf(herald.EUnavailable, "the server is shutting down; reconnect"))
+		return
+	}
+	after, recognized := a.resumePoint(r)
+	sub := &hub.Sub{Topics: []string{f.topic}, Key: k.AccessKey, Match: func(d *hub.Delivery) bool { return f.match(d.Msg) }}
+	start := a.hub.Subscribe(sub)
+	defer a.hub.Unsubscribe(sub)
+	st := a.openStream(w)
+	defer st.close()
+	ctx := r.Context()
+	if recognized {
+		if err := a.replayFiltered(ctx, st, f.subject, after, start, f.match); err != nil {
+			return
+		}
+	}
+	_ = st.live(ctx, sub, func(d *hub.Delivery) bool {
+		st.addRecord(d.Msg, d.Frames)
+		return false
+	})
+}
+
+// replayFiltered sends the records of subject after `after` up to upto
+// that keep accepts.
+func (a *API) replayFiltered(ctx context.Context, st *stream, subject string, after herald.ID, upto uint64, keep func(*store.Msg) bool) error {
+	st.last = after
+	from := after.Seq
+	if from > 0 {
+		from--
+	}
+	err := a.store.Read(ctx, subject, from, upto, func(m store.Msg) error {
+		if !keep(&m) {
+			return nil
+		}
+		st.addRecord(&m, nil)
+		if len(st.buf) >= 32<<10 {
+			return st.flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return st.flush()
+}
+
+// listSessions: GET /v1/sessions?group=&state= — current state of the
+// visible sessions, for a UI's first paint.
+func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
+	k := caller(r)
+	q := r.URL.Query()
+	f, err := a.sessionWatch(k, q)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	state := q.Get("state")
+	if state != "" && !validSessionState(state) {
+		a.writeError(w, r, herald.FieldErrorf("state", "must be one of enqueued, preparing, pulling, creating, started, terminating, terminated; got %q", truncate(state, 40)))
+		return
+	}
+	list := a.views.Sessions(func(s *lifecycle.Session) bool {
+		return f.matchSession(s) && (state == "" || string(s.State) == state)
+	})
+	writeJSON(w, http.StatusOK, list)
+}
+
+func validSessionState(s string) bool {
+	switch lifecycle.SessionState(s) {
+	case lifecycle.SessionEnqueued, lifecycle.SessionPreparing, lifecycle.SessionPulling, lifecycle.SessionCreating,
+		lifecycle.SessionStarted, lifecycle.SessionTerminating, lifecycle.SessionTerminated:
+		return true
+	}
+	return false
+}
+
+// getSession: GET /v1/sessions/{ownerAccessKey}/{sessionId}.
+func (a *API) getSession(w http.ResponseWriter, r *http.Request) {
+	k := caller(r)
+	owner, sid := r.PathValue("ownerAccessKey"), r.PathValue("sessionId")
+	if !herald.ValidSlug(sid) {
+		a.writeError(w, r, herald.FieldErrorf("sessionId", "must be a slug, got %q", truncate(sid, 80)))
+		return
+	}
+	ok := false
+	var e views.SessionEntry
+	if ok2, found := a.views.Auth.Key(owner); found {
+		e, ok = a.views.Session(views.SessionKey{Domain: ok2.Domain, Owner: owner, ID: sid})
+	}
+	if !ok || !k.SeesSession(e.Session.Domain, owner) {
+		a.writeError(w, r, notFoundf("no session %q of %q visible to you", sid, truncate(owner, 80)))
+		return
+	}
+	writeJSON(w, http.StatusOK, e.Session)
+}
