@@ -51,9 +51,12 @@ func slugField(field string, v *string) (string, error) {
 	return *v, nil
 }
 
+// authChange appends an auth object. A creation expects an empty subject
+// (so a racing duplicate is a conflict, then a 409); a deletion is
+// idempotent and skips the check.
 func authChange(kind, subject string, v any, status int, deleted bool) change {
 	snap, _ := json.Marshal(v)
-	return change{status: status, app: store.Append{Subject: subject,
+	return change{status: status, app: store.Append{Subject: subject, NoCheck: deleted,
 		Record: store.Record{Kind: kind, Snapshot: snap, Deleted: deleted}}}
 }
 

@@ -23,6 +23,7 @@ func (a *API) Run(ctx context.Context) error {
 		a.ready.Store(true)
 	}
 	go a.janitor(ctx)
+	go a.pushyTimers(ctx)
 	err = a.store.Tail(ctx, 1, func(m store.Msg) error {
 		if err := a.views.Apply(&m); err != nil {
 			// A record this version cannot read must not stop the others.
@@ -44,13 +45,16 @@ func (a *API) Run(ctx context.Context) error {
 // dispatch encodes the record's events once and hands them to the hub.
 func (a *API) dispatch(m *store.Msg) {
 	topics := topicsOf(m)
-	if len(m.Record.Events) == 0 || len(topics) == 0 {
+	if !hasDeliverables(&m.Record) || len(topics) == 0 {
 		a.hub.Advance(m.Seq)
 		return
 	}
 	d := &hub.Delivery{Seq: m.Seq, Msg: m, Frames: make([][]byte, len(m.Record.Events))}
 	for i, e := range m.Record.Events {
 		d.Frames[i] = a.frame(nil, m.Seq, i, e.Name, e.Data)
+	}
+	if m.Record.Kind == "job" {
+		a.prepareJobDelivery(d) // organization-feed and node-command frames
 	}
 	a.hub.Dispatch(d, topics...)
 }
@@ -70,6 +74,8 @@ func topicsOf(m *store.Msg) []string {
 		return []string{"task/" + r.Entity}
 	case "session":
 		return sessionTopics(r)
+	case "job", "node":
+		return pushyTopics(r)
 	}
 	return nil
 }

@@ -35,6 +35,8 @@ func (a *API) routes() {
 	m.HandleFunc("GET /v1/sessions/{ownerAccessKey}/{sessionId}", a.authed(a.getSession))
 	m.HandleFunc("GET /events/session", a.authed(a.sessionFeed))
 
+	a.pushyRoutes(m)
+
 	m.HandleFunc("/", a.notFound)
 }
 

@@ -73,6 +73,8 @@ func (v *Views) Apply(m *store.Msg) error {
 		if err = json.Unmarshal(r.Snapshot, &s); err == nil {
 			v.applySession(s, m.Seq, m.Subject)
 		}
+	case "job", "node", "output":
+		err = v.applyPushy(m)
 	case "task":
 		var t lifecycle.Task
 		if err = json.Unmarshal(r.Snapshot, &t); err == nil {
@@ -158,6 +160,7 @@ func (v *Views) Expired(cutoff, idemCutoff time.Time) []string {
 			out = append(out, e.Subject)
 		}
 	}
+	out = append(out, v.expiredPushyLocked(cutoff)...)
 	for k, e := range v.idem {
 		if e.at.Before(idemCutoff) {
 			delete(v.idem, k)
@@ -184,4 +187,5 @@ func (v *Views) Forget(subjects ...string) {
 			delete(v.sessions, k)
 		}
 	}
+	v.forgetPushyLocked(gone)
 }

@@ -99,10 +99,16 @@ func TestCrashKeepsAckedWrites(t *testing.T) {
 // event with progress last and counts each progress value.
 func readProgress(t *testing.T, url, id string, last int64) map[int64]int {
 	t.Helper()
+	return readProgress2(t, url, id, testToken, last)
+}
+
+// readProgress2 is readProgress with a token.
+func readProgress2(t *testing.T, url, id, token string, last int64) map[int64]int {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/events/background-task?taskId="+id, nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("feed: %v %v", err, resp)

@@ -45,19 +45,27 @@ func heraldBinary(t *testing.T) string {
 
 // proc is a herald serve process.
 type proc struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *strings.Builder
-	mu   sync.Mutex
-	done chan struct{}
+	cmd    *exec.Cmd
+	url    string
+	logs   *strings.Builder
+	stdout strings.Builder
+	mu     sync.Mutex
+	done   chan struct{}
 }
 
 // startServe runs `herald serve` with args, waits for its first log line
 // (which names the address) and for /readyz.
 func startServe(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startServeIn(t, "", args...)
+}
+
+// startServeIn is startServe with the process's working directory set.
+func startServeIn(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
 	bin := heraldBinary(t)
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HERALD_TOKEN=") // no stray environment
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -67,6 +75,7 @@ func startServe(t *testing.T, args ...string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{cmd: cmd, logs: &strings.Builder{}, done: make(chan struct{})}
+	cmd.Stdout = &p.stdout
 	first := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
