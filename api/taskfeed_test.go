@@ -1,13 +1,18 @@
 package api_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -255,10 +260,11 @@ func TestSlowSubscriberEnded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The slow one: opens the feed and never reads. Events are padded so
-	// the kernel's socket buffers fill and its handler's queue overflows.
-	slow := s.OpenFeed(t, feedPath(id), svc.Token, nil)
-	defer slow.Close()
+	// The slow one: opens the feed and never reads, on a socket with a tiny
+	// receive buffer, so its handler's writes stall after a few KB and its
+	// queue overflows.
+	slowResp := openStalled(t, s.URL+feedPath(id), svc.Token)
+	defer slowResp.Body.Close()
 	const fast = 100
 	var wg sync.WaitGroup
 	counts := make([]int, fast)
@@ -267,11 +273,24 @@ func TestSlowSubscriberEnded(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			evs, err := readTaskFeed(t, f)
-			if err != nil {
-				t.Errorf("fast subscriber %d: %v", i, err)
+			// Count frames cheaply: these events are 16 KB each.
+			br := bufio.NewReaderSize(f.Resp.Body, 64<<10)
+			for {
+				line, err := br.ReadSlice('\n')
+				if err == bufio.ErrBufferFull {
+					continue
+				}
+				if err != nil {
+					t.Errorf("fast subscriber %d: %v after %d events", i, err, counts[i])
+					return
+				}
+				if bytes.HasPrefix(line, []byte("event: ")) {
+					if bytes.Equal(line, []byte("event: server_close\n")) {
+						return
+					}
+					counts[i]++
+				}
 			}
-			counts[i] = len(evs)
 		}(i)
 	}
 	pad := make([]byte, 16<<10)
@@ -302,4 +321,28 @@ func TestSlowSubscriberEnded(t *testing.T) {
 	if got := s.API.Hub().Stats().EndedSlow.Load(); got != 1 {
 		t.Fatalf("%d subscribers ended as slow, want exactly 1", got)
 	}
+}
+
+// openStalled opens an SSE request on a connection whose receive buffer is
+// as small as the kernel allows, and never reads it.
+func openStalled(t *testing.T, url, token string) *http.Response {
+	t.Helper()
+	d := &net.Dialer{Control: func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stalled subscriber: %v %v", err, resp)
+	}
+	return resp
 }
