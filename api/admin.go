@@ -24,7 +24,7 @@ type createKeyReq struct {
 // createdKey is the answer to a key creation: the only time the token is shown.
 type createdKey struct {
 	AccessKey string      `json:"accessKey"`
-	Token     string      `json:"token"`
+	Token     string      `json:"token,omitempty"` // only in the first answer
 	Role      herald.Role `json:"role"`
 	Domain    string      `json:"domain"`
 	Groups    []string    `json:"groups,omitempty"`
@@ -221,7 +221,13 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 		Node: node, TokenHash: auth.HashToken(token), CreatedAt: time.Now().UTC()}
 	ans, err := a.commit(r.Context(), r, k, func() (change, any, error) {
 		out := createdKey{AccessKey: key.AccessKey, Token: token, Role: role, Domain: domain, Groups: key.Groups, Node: node}
-		return authChange(auth.KindKey, store.Subject("auth.key", key.AccessKey), key, http.StatusCreated, false), out, nil
+		ch := authChange(auth.KindKey, store.Subject("auth.key", key.AccessKey), key, http.StatusCreated, false)
+		// Tokens are stored only as hashes: a retry with the same
+		// Idempotency-Key gets the key without its token.
+		stored := out
+		stored.Token = ""
+		ch.stored = stored
+		return ch, out, nil
 	})
 	if err != nil {
 		a.writeError(w, r, err)
@@ -244,6 +250,12 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, forbiddenf("a %s key cannot list keys", k.Role))
 		return
 	}
+	if domain != "" {
+		if _, ok := a.views.Auth.Domain(domain); !ok {
+			a.writeError(w, r, notFoundf("no domain %q", domain))
+			return
+		}
+	}
 	keys := a.views.Auth.Keys(domain)
 	out := make([]publicKey, len(keys))
 	for i, x := range keys {
@@ -256,6 +268,10 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 func (a *API) deleteKey(w http.ResponseWriter, r *http.Request) {
 	k := caller(r)
 	ak := r.PathValue("accessKey")
+	if k.Role != herald.RoleSuperadmin && k.Role != herald.RoleAdmin {
+		a.writeError(w, r, forbiddenf("a %s key cannot revoke keys", k.Role))
+		return
+	}
 	ans, err := a.commit(r.Context(), r, k, func() (change, any, error) {
 		target, ok := a.views.Auth.Key(ak)
 		if !ok || !k.CanAdminister(target.Domain) {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/herald-sse/herald"
 )
@@ -31,8 +33,17 @@ func readBody(r *http.Request) ([]byte, error) {
 // fields, every type right. An empty body is an empty object. Errors name
 // the field at fault.
 func decodeJSON(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		body = []byte("{}")
+	} else if trimmed[0] != '{' {
+		if err := json.Unmarshal(trimmed, new(any)); err != nil {
+			return jsonError(err)
+		}
+		return herald.Errorf(herald.EInvalid, "the body must be a JSON object")
+	}
+	if err := checkKeys(body, v); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -46,6 +57,49 @@ func decodeJSON(body []byte, v any) error {
 		return herald.Errorf(herald.EInvalid, "the body must be one JSON object; found data after it")
 	}
 	return nil
+}
+
+// checkKeys refuses members that are not, exactly, a json name of v's
+// fields: encoding/json matches names case-insensitively, herald does not.
+func checkKeys(body []byte, v any) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return nil // the decoder reports the syntax or type error itself
+	}
+	known := jsonNames(reflect.TypeOf(v))
+	for name := range members {
+		if !known[name] {
+			return herald.FieldErrorf(name, "is not a known field")
+		}
+	}
+	return nil
+}
+
+var namesCache sync.Map // reflect.Type → map[string]bool
+
+func jsonNames(t reflect.Type) map[string]bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if m, ok := namesCache.Load(t); ok {
+		return m.(map[string]bool)
+	}
+	m := map[string]bool{}
+	if t.Kind() == reflect.Struct {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			m[name] = true
+		}
+	}
+	namesCache.Store(t, m)
+	return m
 }
 
 func jsonError(err error) error {

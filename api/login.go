@@ -42,6 +42,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Every login is a new browser session: an Idempotency-Key would replay
+	// the first login's record while this answer sets a new cookie.
+	r.Header.Del("Idempotency-Key")
 	cookie := auth.NewToken()
 	l := auth.Login{Hash: auth.HashToken(cookie), AccessKey: k.AccessKey, Expires: time.Now().Add(LoginTTL).UTC()}
 	_, err := a.commit(r.Context(), r, k, func() (change, any, error) {

@@ -31,6 +31,16 @@ type finishReq struct {
 	Message *string `json:"message"`
 }
 
+// MaxMessage is the longest task message herald keeps (bytes).
+const MaxMessage = 64 << 10
+
+func checkMessage(m *string) error {
+	if m != nil && len(*m) > MaxMessage {
+		return herald.FieldErrorf("message", "is %d bytes; at most %d are kept", len(*m), MaxMessage)
+	}
+	return nil
+}
+
 func canProduce(k *auth.Key) bool {
 	return k.Role == herald.RoleService || k.Role == herald.RoleAdmin || k.Role == herald.RoleSuperadmin
 }
@@ -45,6 +55,10 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) {
 	}
 	if !canProduce(k) {
 		a.writeError(w, r, forbiddenf("a %s key cannot create tasks; use a service or admin key", k.Role))
+		return
+	}
+	if err := checkMessage(req.Message); err != nil {
+		a.writeError(w, r, err)
 		return
 	}
 	owner := k
@@ -109,6 +123,9 @@ func (a *API) reportTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := a.taskID(r.PathValue("id"), "id")
+	if err == nil {
+		err = checkMessage(rep.Message)
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -20,6 +20,7 @@ type change struct {
 	app    store.Append
 	status int  // HTTP status of the answer
 	withID bool // the answer's "id" is the id of the transition's first event
+	stored any  // when set, what a retry gets instead of the answer (no secrets)
 }
 
 // answer is what a write returns (and what a retry with the same
@@ -87,7 +88,11 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 		}
 		ans := answer{Status: ch.status, Body: b, WithID: ch.withID}
 		ch.app.MsgID = msgID
-		ch.app.Record.Answer, _ = json.Marshal(ans)
+		stored := ans
+		if ch.stored != nil {
+			stored.Body, _ = json.Marshal(ch.stored)
+		}
+		ch.app.Record.Answer, _ = json.Marshal(stored)
 		start := time.Now()
 		ack, err := a.store.Commit(ctx, ch.app)
 		a.metrics.storeLatency.Observe(time.Since(start).Seconds())
