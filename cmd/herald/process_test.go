@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -42,6 +43,13 @@ func heraldBinary(t *testing.T) string {
 	}
 	return buildPath
 }
+
+// insecureClient trusts the tests' self-signed certificates (and speaks
+// HTTP/2 to them).
+var insecureClient = &http.Client{Transport: &http.Transport{
+	TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+	ForceAttemptHTTP2: true,
+}}
 
 // proc is a herald serve process.
 type proc struct {
@@ -108,7 +116,7 @@ func startServeIn(t *testing.T, dir string, args ...string) *proc {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(p.url + "/readyz")
+		resp, err := insecureClient.Get(p.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
