@@ -253,6 +253,7 @@ func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if recognized {
 		if err := a.replayFiltered(ctx, st, f.subject, after, start, f.match); err != nil {
+			a.streamFailed(r, err)
 			return
 		}
 	}

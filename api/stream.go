@@ -195,3 +195,13 @@ func (a *API) resumePoint(r *http.Request) (herald.ID, bool) {
 	}
 	return id, true
 }
+
+// streamFailed logs a stream ended by a store error after its 200 was
+// sent (a client that went away is not worth a warning). The client
+// reconnects with its last id.
+func (a *API) streamFailed(r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return
+	}
+	a.log.Warn("stream ended by a store error; the client will resume", "path", r.URL.Path, "err", err)
+}

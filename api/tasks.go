@@ -236,9 +236,13 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 		defer st.close()
 		if recognized {
 			if _, err := st.replay(ctx, e.Subject, after, e.Seq, nil); err != nil {
+				a.streamFailed(r, err)
 				return
 			}
-		} else if m, err := a.store.Get(ctx, e.Seq); err == nil {
+		} else if m, err := a.store.Get(ctx, e.Seq); err != nil {
+			a.streamFailed(r, err)
+			return
+		} else {
 			// The terminal event alone: the last event of the last record.
 			if last := len(m.Record.Events) - 1; last >= 0 {
 				ev := m.Record.Events[last]
@@ -260,6 +264,7 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	ended, err := st.replay(ctx, e.Subject, after, start, recordEnds)
 	if err != nil {
+		a.streamFailed(r, err)
 		return
 	}
 	if !ended {

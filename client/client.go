@@ -76,12 +76,18 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any, ide
 		return err
 	}
 	if resp.StatusCode >= 400 {
-		e := &Error{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode)}
-		_ = json.Unmarshal(data, e)
-		return e
+		return problem(resp.StatusCode, data)
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
 		return json.Unmarshal(data, out)
 	}
 	return nil
+}
+
+// problem decodes a problem+json body (or makes one from the status).
+func problem(status int, data []byte) *Error {
+	e := &Error{Status: status, Title: http.StatusText(status)}
+	_ = json.Unmarshal(data, e)
+	e.Status = status
+	return e
 }

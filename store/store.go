@@ -62,6 +62,8 @@ type Store struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	epoch  string
+	// replicas of the stream: reads use direct gets only when it is 1.
+	replicas int
 }
 
 // Open starts (or connects to) the store and makes sure the stream exists.
@@ -187,6 +189,7 @@ func (s *Store) ensureStream(ctx context.Context) error {
 		return fmt.Errorf("store: stream %s: %w", StreamName, err)
 	}
 	s.stream = st
+	s.replicas = st.CachedInfo().Config.Replicas
 	s.epoch = st.CachedInfo().Config.Metadata[epochKey]
 	if s.epoch == "" {
 		return fmt.Errorf("store: stream %s has no %s metadata; it was not created by herald", StreamName, epochKey)

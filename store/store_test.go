@@ -128,3 +128,44 @@ func TestReadRangeAndTail(t *testing.T) {
 		t.Fatal("a new store reused an epoch")
 	}
 }
+
+// TestReadCreatesNoConsumer: more reads than JetStream's per-stream
+// consumer limit (1,000) leave no consumer behind, and histories longer
+// than one direct-get batch are read whole.
+func TestReadCreatesNoConsumer(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	long, short := Subject("task", "d", "long"), Subject("task", "d", "short")
+	for i := 0; i < 3+2*readBatch+7; i++ { // seq 1–3 short, then the long history
+		subj := long
+		if i < 3 {
+			subj = short
+		}
+		if _, err := s.Commit(ctx, Append{Subject: subj, NoCheck: true, Record: rec("e")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, last, _, _ := s.Info(ctx)
+	count := func(subj string, after uint64) int {
+		n := 0
+		if err := s.Read(ctx, subj, after, last, func(Msg) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for after := uint64(3); after < 6; after++ {
+		if n := count(long, after); n != 2*readBatch+7-int(after-3) {
+			t.Fatalf("long history after %d: %d records", after, n)
+		}
+	}
+	for i := 0; i < 1050; i++ {
+		if n := count(short, 0); n != 3 {
+			t.Fatalf("read %d: %d records", i, n)
+		}
+	}
+	info, err := s.stream.Info(ctx)
+	if err != nil || info.State.Consumers != 0 {
+		t.Fatalf("%d consumers left (%v)", info.State.Consumers, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -22,24 +23,20 @@ var errStop = errors.New("stop")
 
 // Read calls fn for every record on subject (a subject or a wildcard filter)
 // with after < seq ≤ upto, in order. It returns nil once the range is
-// exhausted, even if fewer records exist.
+// exhausted, even if fewer records exist. It creates no JetStream
+// consumer on a single-replica stream (batched direct gets); on a
+// replicated one it uses a short-lived consumer served by the leader, so a
+// lagging replica cannot leave a gap.
 func (s *Store) Read(ctx context.Context, subject string, after, upto uint64, fn func(Msg) error) error {
 	if upto <= after {
 		return nil
 	}
-	// Find the first matching record before creating a consumer: a consumer
-	// over an empty range would wait for a message that never comes.
-	raw, err := s.stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(subject))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil
+	var err error
+	if s.replicas <= 1 {
+		err = s.readDirect(ctx, subject, after+1, upto, fn)
+	} else {
+		err = s.consume(ctx, subject, after+1, upto, fn)
 	}
-	if err != nil {
-		return fmt.Errorf("store: read %s: %w", subject, err)
-	}
-	if raw.Sequence > upto {
-		return nil
-	}
-	err = s.consume(ctx, subject, raw.Sequence, upto, fn)
 	if errors.Is(err, errStop) {
 		return nil
 	}
@@ -54,6 +51,11 @@ func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, 
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
 	}
+	if upto > 0 {
+		// A bounded read's consumer is removed at the end; should that
+		// fail, the server drops it soon after it goes idle.
+		cfg.InactiveThreshold = 5 * time.Second
+	}
 	if subject != "" {
 		cfg.FilterSubjects = []string{subject}
 	}
@@ -66,6 +68,15 @@ func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, 
 		return fmt.Errorf("store: consumer: %w", err)
 	}
 	defer it.Stop()
+	if upto > 0 {
+		defer func() {
+			if info := cons.CachedInfo(); info != nil {
+				dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_ = s.stream.DeleteConsumer(dctx, info.Name)
+				cancel()
+			}
+		}()
+	}
 	stopped := context.AfterFunc(ctx, it.Stop)
 	defer stopped()
 	for {
