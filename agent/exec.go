@@ -1,0 +1,198 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// MaxOutput is how much of stdout and of stderr is kept for a captured run.
+const MaxOutput = 256 << 10
+
+// Job is what a commit asks the agent to run.
+type Job struct {
+	ID            string            `json:"job_id"`
+	Command       string            `json:"command"`
+	RunTimeout    int               `json:"run_timeout"`
+	User          string            `json:"user,omitempty"`
+	Dir           string            `json:"dir,omitempty"`
+	Env           map[string]string `json:"env,omitempty"`
+	File          string            `json:"file,omitempty"`
+	CaptureOutput bool              `json:"capture_output,omitempty"`
+}
+
+// Result is how a run ended.
+type Result struct {
+	Succeeded      bool
+	Stdout, Stderr string // when captured
+	Aborted        bool
+	TimedOut       bool
+}
+
+// run is one running command: a process group that abort kills whole.
+type run struct {
+	cmd     *exec.Cmd
+	done    chan struct{}
+	mu      sync.Mutex
+	aborted bool
+}
+
+// cappedBuffer keeps the first MaxOutput bytes written to it.
+type cappedBuffer struct {
+	bytes.Buffer
+	dropped bool
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if room := MaxOutput - c.Len(); room < len(p) {
+		c.dropped = true
+		if room > 0 {
+			c.Buffer.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return c.Buffer.Write(p)
+}
+
+func (c *cappedBuffer) String() string {
+	if c.dropped {
+		return c.Buffer.String() + "\n[output truncated]\n"
+	}
+	return c.Buffer.String()
+}
+
+// start runs line for job in its own process group, with the job's dir,
+// env, run-as user (only when the agent runs as root) and file (written to
+// a temporary file named by $HERALD_JOB_FILE and $CHEF_PUSH_JOB_FILE).
+func start(job Job, line string) (*run, func() Result, error) {
+	cmd := exec.Command("/bin/sh", "-c", line)
+	cmd.Dir = job.Dir
+	cmd.Env = os.Environ()
+	for k, v := range job.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if job.User != "" {
+		cred, err := credentialFor(job.User)
+		if err != nil {
+			return nil, nil, err
+		}
+		cmd.SysProcAttr.Credential = cred
+	}
+	var cleanup func()
+	if job.File != "" {
+		path, err := writeJobFile(job)
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup = func() { os.Remove(path) }
+		cmd.Env = append(cmd.Env, "HERALD_JOB_FILE="+path, "CHEF_PUSH_JOB_FILE="+path)
+	}
+	var stdout, stderr cappedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		if cleanup != nil {
+			cleanup()
+		}
+		return nil, nil, err
+	}
+	r := &run{cmd: cmd, done: make(chan struct{})}
+	timeout := time.Duration(job.RunTimeout) * time.Second
+	if timeout <= 0 {
+		timeout = time.Hour
+	}
+	wait := func() Result {
+		timer := time.AfterFunc(timeout, func() { r.kill(false) })
+		err := cmd.Wait()
+		timedOut := !timer.Stop()
+		close(r.done)
+		if cleanup != nil {
+			cleanup()
+		}
+		r.mu.Lock()
+		aborted := r.aborted
+		r.mu.Unlock()
+		res := Result{Succeeded: err == nil, Aborted: aborted, TimedOut: timedOut && !aborted}
+		if job.CaptureOutput {
+			res.Stdout, res.Stderr = stdout.String(), stderr.String()
+		}
+		if res.TimedOut && job.CaptureOutput {
+			res.Stderr += fmt.Sprintf("\n[killed after the run timeout of %v]\n", timeout)
+		}
+		return res
+	}
+	return r, wait, nil
+}
+
+// kill ends the whole process group: SIGTERM, then SIGKILL after 5 s.
+func (r *run) kill(abort bool) {
+	r.mu.Lock()
+	if abort {
+		r.aborted = true
+	}
+	r.mu.Unlock()
+	pgid := r.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-r.done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+	}()
+}
+
+func credentialFor(name string) (*syscall.Credential, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("run-as user %q: %w", name, err)
+	}
+	if strconv.Itoa(os.Getuid()) == u.Uid {
+		return nil, nil
+	}
+	if os.Getuid() != 0 {
+		return nil, fmt.Errorf("run-as user %q: the agent is not root, so it can only run as itself", name)
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func writeJobFile(job Job) (string, error) {
+	var data []byte
+	switch {
+	case strings.HasPrefix(job.File, "raw:"):
+		data = []byte(strings.TrimPrefix(job.File, "raw:"))
+	case strings.HasPrefix(job.File, "base64:"):
+		var err error
+		if data, err = base64.StdEncoding.DecodeString(strings.TrimPrefix(job.File, "base64:")); err != nil {
+			return "", fmt.Errorf("job file: %w", err)
+		}
+	default:
+		return "", errors.New("job file: want a raw: or base64: prefix")
+	}
+	f, err := os.CreateTemp("", "herald-job-"+job.ID+"-*")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// errBusy and errNotWhitelisted explain a nack.
+var (
+	errBusy           = errors.New("busy with another job")
+	errNotWhitelisted = errors.New("command not in the whitelist")
+)

@@ -1,0 +1,64 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunCapturesOutputEnvDirFile(t *testing.T) {
+	dir := t.TempDir()
+	job := Job{ID: "j1", RunTimeout: 10, Dir: dir, Env: map[string]string{"GREETING": "hi"},
+		File: "raw:file body", CaptureOutput: true}
+	_, wait, err := start(job, `echo "$GREETING from $(pwd)"; cat "$HERALD_JOB_FILE"; echo oops >&2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := wait()
+	real, _ := filepath.EvalSymlinks(dir)
+	if !res.Succeeded || res.Stdout != "hi from "+real+"\nfile body" || res.Stderr != "oops\n" {
+		t.Fatalf("%+v", res)
+	}
+}
+
+func TestRunFailsTimesOutAndAborts(t *testing.T) {
+	_, wait, _ := start(Job{ID: "f", RunTimeout: 10}, "exit 3")
+	if res := wait(); res.Succeeded {
+		t.Fatal("exit 3 succeeded")
+	}
+	// The run timeout kills the whole process group, children included.
+	marker := filepath.Join(t.TempDir(), "child-alive")
+	startAt := time.Now()
+	_, wait, _ = start(Job{ID: "t", RunTimeout: 1, CaptureOutput: true}, "(sleep 3; touch "+marker+") & sleep 30")
+	res := wait()
+	if res.Succeeded || !res.TimedOut || time.Since(startAt) > 8*time.Second || !strings.Contains(res.Stderr, "run timeout") {
+		t.Fatalf("timeout: %+v after %v", res, time.Since(startAt))
+	}
+	time.Sleep(3 * time.Second)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a child of the timed-out command survived")
+	}
+	r, wait, _ := start(Job{ID: "a", RunTimeout: 60}, "sleep 30")
+	time.AfterFunc(100*time.Millisecond, func() { r.kill(true) })
+	if res := wait(); !res.Aborted || res.Succeeded {
+		t.Fatalf("abort: %+v", res)
+	}
+}
+
+func TestRunAsOtherUserNeedsRoot(t *testing.T) {
+	if os.Getuid() == 0 {
+		_, wait, err := start(Job{ID: "u", RunTimeout: 5, User: "nobody", CaptureOutput: true}, "id -un")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := wait(); !res.Succeeded || strings.TrimSpace(res.Stdout) != "nobody" {
+			t.Fatalf("%+v", res)
+		}
+		return
+	}
+	if _, _, err := start(Job{ID: "u", RunTimeout: 5, User: "root"}, "true"); err == nil {
+		t.Fatal("a non-root agent ran a command as root")
+	}
+}
