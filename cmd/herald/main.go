@@ -50,7 +50,7 @@ HERALD_LISTEN=0.0.0.0:8080 or HERALD_TOKEN=hrld_….`,
 			return flagsFromEnv(cmd)
 		},
 	}
-	root.AddCommand(newServeCmd(), newTaskCmd(), newSessionCmd(), newAdminCmd(), newWatchCmd(), newAgentCmd())
+	root.AddCommand(newServeCmd(), newTaskCmd(), newSessionCmd(), newAdminCmd(), newWatchCmd(), newAgentCmd(), newJobCmd(), newNodeCmd())
 	return root
 }
 
