@@ -61,10 +61,12 @@ func newAdminCmd() *cobra.Command {
 	keys := &cobra.Command{Use: "keys", Short: "Create, list and revoke keys"}
 	var role, domain, node string
 	var groupNames []string
+	var tokenOnly bool
 	create := &cobra.Command{
 		Use: "create", Short: "Create a key; its token is printed once", Args: cobra.NoArgs,
 		Example: `  herald admin keys create --role service --domain acme
-  herald admin keys create --role node --domain acme --node web-1`,
+  herald admin keys create --role node --domain acme --node web-1
+  NODE_TOKEN=$(herald admin keys create --role node --domain acme --node web-1 --token-only)`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := map[string]any{"role": role, "domain": domain}
 			if len(groupNames) > 0 {
@@ -73,6 +75,20 @@ func newAdminCmd() *cobra.Command {
 			if node != "" {
 				body["node"] = node
 			}
+			if tokenOnly {
+				c, err := cf.client()
+				if err != nil {
+					return err
+				}
+				var out struct {
+					Token string `json:"token"`
+				}
+				if err := c.Do(cmd.Context(), "POST", "/v1/admin/keys", body, &out, ""); err != nil {
+					return err
+				}
+				fmt.Println(out.Token)
+				return nil
+			}
 			return call(cmd, "POST", "/v1/admin/keys", body)
 		},
 	}
@@ -80,6 +96,7 @@ func newAdminCmd() *cobra.Command {
 	create.Flags().StringVar(&domain, "domain", "default", "the key's domain")
 	create.Flags().StringSliceVar(&groupNames, "group", nil, "a group of the domain the key belongs to (repeatable)")
 	create.Flags().StringVar(&node, "node", "", "node name (node keys)")
+	create.Flags().BoolVar(&tokenOnly, "token-only", false, "print only the new token (for scripts: T=$(herald admin keys create … --token-only))")
 	var listDomain string
 	list := &cobra.Command{
 		Use: "list", Short: "List keys (never their tokens)", Args: cobra.NoArgs,
