@@ -181,17 +181,25 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// getTask: GET /v1/tasks/{id}.
-func (a *API) getTask(w http.ResponseWriter, r *http.Request) {
-	k := caller(r)
-	id, err := a.taskID(r.PathValue("id"), "id")
+// watchableTask parses a task id (400 naming field) and returns the task
+// if k may watch it; unknown, expired and not-yours are one 404.
+func (a *API) watchableTask(k *auth.Key, raw, field string) (views.TaskEntry, error) {
+	id, err := a.taskID(raw, field)
 	if err != nil {
-		a.writeError(w, r, err)
-		return
+		return views.TaskEntry{}, err
 	}
 	e, ok := a.views.Task(id)
 	if !ok || !k.CanWatchTask(e.Task.Domain, e.Task.Owner, e.Task.Creator) || a.expired(e.Task) {
-		a.writeError(w, r, notFoundf("no task %s", id))
+		return e, notFoundf("no task %s (unknown, expired, or not yours)", id)
+	}
+	return e, nil
+}
+
+// getTask: GET /v1/tasks/{id}.
+func (a *API) getTask(w http.ResponseWriter, r *http.Request) {
+	e, err := a.watchableTask(caller(r), r.PathValue("id"), "id")
+	if err != nil {
+		a.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, e.Task.View())
@@ -213,16 +221,12 @@ func recordEnds(m *store.Msg) bool {
 // taskFeed: GET /events/background-task?taskId=UUID (SPEC §4).
 func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 	k := caller(r)
-	id, err := a.taskID(r.URL.Query().Get("taskId"), "taskId")
+	e, err := a.watchableTask(k, r.URL.Query().Get("taskId"), "taskId")
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	e, ok := a.views.Task(id)
-	if !ok || !k.CanWatchTask(e.Task.Domain, e.Task.Owner, e.Task.Creator) || a.expired(e.Task) {
-		a.writeError(w, r, notFoundf("no task %s (unknown, expired, or not yours)", id))
-		return
-	}
+	id := e.Task.ID
 	if a.closing.Load() {
 		a.writeError(w, r, herald.Errorf(herald.EUnavailable, "the server is shutting down; reconnect"))
 		return

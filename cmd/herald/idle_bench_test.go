@@ -4,14 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -253,83 +250,3 @@ func metrics(b *testing.B, url string, names ...string) map[string]float64 {
 	return m
 }
 
-// heraldBinaryTB is heraldBinary for benchmarks (same build, same once).
-func heraldBinaryTB(tb testing.TB) string {
-	tb.Helper()
-	if t, ok := tb.(*testing.T); ok {
-		return heraldBinary(t)
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "herald-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = dir + "/herald"
-		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		tb.Fatal(buildErr)
-	}
-	return buildPath
-}
-
-// startServeEnv is startServe for benchmarks, with the server's
-// environment given (env must not set HERALD_TOKEN).
-func startServeEnv(tb testing.TB, env []string, args ...string) *proc {
-	tb.Helper()
-	cmd := exec.Command(heraldBinaryTB(tb), append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
-	cmd.Env = append(env, "HERALD_TOKEN=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	p := &proc{cmd: cmd, logs: &strings.Builder{}, done: make(chan struct{})}
-	first := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for n := 0; sc.Scan(); n++ {
-			p.mu.Lock()
-			p.logs.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			if n == 0 {
-				first <- sc.Text()
-			}
-		}
-		close(first)
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	tb.Cleanup(p.kill)
-	select {
-	case line := <-first:
-		var l struct {
-			Msg string `json:"msg"`
-			URL string `json:"url"`
-		}
-		if err := json.Unmarshal([]byte(line), &l); err != nil || l.Msg != "herald listening" || l.URL == "" {
-			tb.Fatalf("first log line %q does not name the address", line)
-		}
-		p.url = l.URL
-	case <-time.After(30 * time.Second):
-		tb.Fatal("herald serve printed nothing in 30s")
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := metricsClient.Get(p.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("not ready in 30s; logs:\n%s", p.Logs())
-		}
-	}
-}

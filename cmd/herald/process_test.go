@@ -24,7 +24,7 @@ var (
 )
 
 // heraldBinary builds the herald command once per test run.
-func heraldBinary(t *testing.T) string {
+func heraldBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "herald-bin")
@@ -63,18 +63,29 @@ type proc struct {
 
 // startServe runs `herald serve` with args, waits for its first log line
 // (which names the address) and for /readyz.
-func startServe(t *testing.T, args ...string) *proc {
+func startServe(t testing.TB, args ...string) *proc {
 	t.Helper()
 	return startServeIn(t, "", args...)
 }
 
 // startServeIn is startServe with the process's working directory set.
-func startServeIn(t *testing.T, dir string, args ...string) *proc {
+func startServeIn(t testing.TB, dir string, args ...string) *proc {
+	t.Helper()
+	return launchServe(t, dir, os.Environ(), args...)
+}
+
+// startServeEnv is startServe with the server's environment given.
+func startServeEnv(t testing.TB, env []string, args ...string) *proc {
+	t.Helper()
+	return launchServe(t, "", env, args...)
+}
+
+func launchServe(t testing.TB, dir string, env []string, args ...string) *proc {
 	t.Helper()
 	bin := heraldBinary(t)
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HERALD_TOKEN=") // no stray environment
+	cmd.Env = append(env, "HERALD_TOKEN=") // no stray environment
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
