@@ -249,4 +249,3 @@ func metrics(b *testing.B, url string, names ...string) map[string]float64 {
 	}
 	return m
 }
-
