@@ -25,6 +25,11 @@ type Config struct {
 	TLS                 bool          // cookies get Secure
 	WriteTimeout        time.Duration // per SSE write; a client that does not read is dropped
 	QueueSize           int
+	// VotingTimeout is how long push-job nodes may take to vote (default 60s).
+	VotingTimeout time.Duration
+	// HeartbeatInterval is the push nodes' heartbeat pace (default 10s); a
+	// node is down after 3 missed intervals.
+	HeartbeatInterval time.Duration
 }
 
 // API serves herald's HTTP endpoints.
@@ -40,6 +45,7 @@ type API struct {
 	booted  atomic.Bool // Bootstrap ran: credentials exist
 	closing atomic.Bool
 	streams atomic.Int64
+	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
 }
 
 // New returns the API over an open store. Call Run to follow the store.

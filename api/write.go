@@ -29,10 +29,17 @@ type answer struct {
 	Status int             `json:"status"`
 	Body   json.RawMessage `json:"body"`
 	WithID bool            `json:"withId,omitempty"`
+	seq    uint64          // the record the write appended (or the retry found)
+}
+
+// eventID is the id of the first event of the write's record.
+func (a *API) eventID(ans answer) string {
+	return herald.ID{Epoch: a.store.Epoch(), Seq: ans.seq}.String()
 }
 
 // final fills in the event id of an answer that asked for it.
 func (a *API) final(ans answer, seq uint64) answer {
+	ans.seq = seq
 	if !ans.WithID {
 		return ans
 	}

@@ -41,17 +41,23 @@ func (e *Error) Error() string {
 // into out (when out is non-nil). idemKey, when set, is sent as
 // Idempotency-Key so the call can be retried safely.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any, idemKey string) error {
+	_, err := c.DoHeader(ctx, method, path, body, out, idemKey)
+	return err
+}
+
+// DoHeader is Do that also returns the response's headers.
+func (c *Client) DoHeader(ctx context.Context, method, path string, body, out any, idemKey string) (http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.Server, "/")+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -68,20 +74,20 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any, ide
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode >= 400 {
-		return problem(resp.StatusCode, data)
+		return resp.Header, problem(resp.StatusCode, data)
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
-		return json.Unmarshal(data, out)
+		return resp.Header, json.Unmarshal(data, out)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // problem decodes a problem+json body (or makes one from the status).

@@ -19,6 +19,10 @@ type Record struct {
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
 	// Events emitted by the transition, in order; event i gets id <epoch>-<seq>.<i>.
 	Events []lifecycle.Event `json:"events,omitempty"`
+	// Commands are the push-job node commands the transition sends (job
+	// records); command k gets id <epoch>-<seq>.<len(Events)+k>, so it never
+	// shares an id with an event.
+	Commands []lifecycle.Command `json:"commands,omitempty"`
 	// Answer is the write's response body, replayed for Idempotency-Key retries.
 	Answer json.RawMessage `json:"answer,omitempty"`
 	// Deleted marks the end of an entity that is removed (a revoked key, a

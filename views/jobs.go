@@ -1,14 +1,222 @@
 package views
 
-// PLACEHOLDER so the tree compiles while push jobs are written (issue 4):
-// the push-jobs engineer replaces this whole file with the real views.
-
 import (
+	"encoding/json"
+	"errors"
+	"sort"
 	"time"
 
+	"github.com/herald-sse/herald/lifecycle"
 	"github.com/herald-sse/herald/store"
 )
 
-func (v *Views) applyPushy(m *store.Msg) error                { return nil }
-func (v *Views) expiredPushyLocked(cutoff time.Time) []string { return nil }
-func (v *Views) forgetPushyLocked(gone map[string]bool)       {}
+// JobEntry is a push job's snapshot with the position of its records.
+type JobEntry struct {
+	Job        lifecycle.Job
+	Seq        uint64 // last record on the job's subject
+	CreatedSeq uint64 // first record (its start): the list's order
+	// FinishedSeq is the record holding its job_complete, 0 while it runs.
+	FinishedSeq uint64
+	Subject     string
+}
+
+// CommandRef is where the last command a job sent a node was stored: the
+// record's sequence and the command's index among the record's events and
+// commands, which together make its SSE id.
+type CommandRef struct {
+	Seq  uint64
+	Idx  uint32
+	Type string
+}
+
+type jobKey struct{ domain, id string }
+
+// nodeKey names a push node: node names are unique within a domain.
+type nodeKey struct{ domain, name string }
+
+type jobNodeKey struct{ domain, job, node string }
+
+// pushyState is the push-jobs part of the views, guarded by Views.mu.
+type pushyState struct {
+	seq      uint64                          // last job/node/output record applied
+	jobs     map[jobKey]*JobEntry            // every retained job
+	live     map[jobKey]*JobEntry            // the jobs not finished yet
+	order    map[string][]*JobEntry          // domain → its jobs by CreatedSeq
+	involved map[nodeKey]map[string]struct{} // node → jobs it is engaged in or owes an abort
+	cmds     map[jobNodeKey]CommandRef       // last command of a job to a node
+	outputs  map[jobNodeKey]uint64           // seq of a node's captured output
+	nodes    map[nodeKey]*NodeEntry          // presence
+	purged   map[string]uint64               // domain → last record of its purged jobs
+}
+
+func newPushyState() pushyState {
+	return pushyState{
+		jobs:     map[jobKey]*JobEntry{},
+		live:     map[jobKey]*JobEntry{},
+		order:    map[string][]*JobEntry{},
+		involved: map[nodeKey]map[string]struct{}{},
+		cmds:     map[jobNodeKey]CommandRef{},
+		outputs:  map[jobNodeKey]uint64{},
+		nodes:    map[nodeKey]*NodeEntry{},
+		purged:   map[string]uint64{},
+	}
+}
+
+// OutputSnapshot is the snapshot of an "output" record: what a node
+// reported on stdout and stderr for a job that captures output.
+type OutputSnapshot struct {
+	JobID  string  `json:"job_id"`
+	Node   string  `json:"node"`
+	Stdout *string `json:"stdout,omitempty"`
+	Stderr *string `json:"stderr,omitempty"`
+}
+
+// applyPushy folds a job, node or output record into the views.
+func (v *Views) applyPushy(m *store.Msg) error {
+	r := &m.Record
+	switch r.Kind {
+	case "job":
+		var j lifecycle.Job
+		if err := json.Unmarshal(r.Snapshot, &j); err != nil {
+			return err
+		}
+		if j.ID == "" || j.Domain == "" {
+			return errors.New("job snapshot without id or domain")
+		}
+		v.mu.Lock()
+		v.applyJobLocked(j, m)
+		v.mu.Unlock()
+	case "node":
+		var n NodeState
+		if err := json.Unmarshal(r.Snapshot, &n); err != nil {
+			return err
+		}
+		v.mu.Lock()
+		v.applyNodeLocked(n, m)
+		v.mu.Unlock()
+	case "output":
+		var o OutputSnapshot
+		if err := json.Unmarshal(r.Snapshot, &o); err != nil {
+			return err
+		}
+		v.mu.Lock()
+		v.pushy.outputs[jobNodeKey{r.Domain, o.JobID, o.Node}] = m.Seq
+		v.pushy.seq = m.Seq
+		v.mu.Unlock()
+	}
+	return nil
+}
+
+func (v *Views) applyJobLocked(j lifecycle.Job, m *store.Msg) {
+	p := &v.pushy
+	k := jobKey{j.Domain, j.ID}
+	e := &JobEntry{Job: j, Seq: m.Seq, CreatedSeq: m.Seq, Subject: m.Subject}
+	for _, ev := range m.Record.Events {
+		if ev.Name == lifecycle.EventJobComplete {
+			e.FinishedSeq = m.Seq
+		}
+	}
+	if old := p.jobs[k]; old != nil {
+		e.CreatedSeq = old.CreatedSeq
+		if old.FinishedSeq != 0 {
+			e.FinishedSeq = old.FinishedSeq
+		}
+		list := p.order[j.Domain]
+		if i := sort.Search(len(list), func(i int) bool { return list[i].CreatedSeq >= old.CreatedSeq }); i < len(list) && list[i] == old {
+			list[i] = e
+		}
+	} else {
+		p.order[j.Domain] = append(p.order[j.Domain], e)
+	}
+	p.jobs[k] = e
+	if j.Finished() {
+		delete(p.live, k)
+	} else {
+		p.live[k] = e
+	}
+	for n := range j.Nodes {
+		nk := nodeKey{j.Domain, n}
+		if j.Engaged(n) || j.AbortOwed[n] {
+			set := p.involved[nk]
+			if set == nil {
+				set = map[string]struct{}{}
+				p.involved[nk] = set
+			}
+			set[j.ID] = struct{}{}
+		} else if set := p.involved[nk]; set != nil {
+			delete(set, j.ID)
+			if len(set) == 0 {
+				delete(p.involved, nk)
+			}
+		}
+	}
+	events := len(m.Record.Events)
+	for i, c := range m.Record.Commands {
+		p.cmds[jobNodeKey{j.Domain, j.ID, c.Node}] = CommandRef{Seq: m.Seq, Idx: uint32(events + i), Type: c.Type}
+	}
+	p.seq = m.Seq
+}
+
+// expiredPushyLocked lists the subjects of jobs that finished before cutoff:
+// the job's and its outputs'.
+func (v *Views) expiredPushyLocked(cutoff time.Time) []string {
+	var out []string
+	for _, e := range v.pushy.jobs {
+		if e.Job.Finished() && e.Job.UpdatedAt.Before(cutoff) {
+			out = append(out, e.Subject)
+			if e.Job.Spec.CaptureOutput {
+				out = append(out, OutputSubject(e.Job.Domain, e.Job.ID, "")+">")
+			}
+		}
+	}
+	return out
+}
+
+// OutputSubject is the subject of a node's output for a job; with node ""
+// it is the prefix of the job's output subjects (ending in ".").
+func OutputSubject(domain, job, node string) string {
+	if node == "" {
+		return store.Subject("output", domain, job) + "."
+	}
+	return store.Subject("output", domain, job, node)
+}
+
+// forgetPushyLocked drops the jobs whose subjects were purged.
+func (v *Views) forgetPushyLocked(gone map[string]bool) {
+	p := &v.pushy
+	touched := map[string]bool{}
+	for k, e := range p.jobs {
+		if !gone[e.Subject] {
+			continue
+		}
+		delete(p.jobs, k)
+		delete(p.live, k)
+		touched[k.domain] = true
+		p.purged[k.domain] = max(p.purged[k.domain], e.Seq)
+		for n := range e.Job.Nodes {
+			jn := jobNodeKey{k.domain, k.id, n}
+			delete(p.cmds, jn)
+			delete(p.outputs, jn)
+			nk := nodeKey{k.domain, n}
+			if set := p.involved[nk]; set != nil {
+				delete(set, k.id)
+				if len(set) == 0 {
+					delete(p.involved, nk)
+				}
+			}
+		}
+	}
+	for d := range touched {
+		list := p.order[d][:0]
+		for _, e := range p.order[d] {
+			if p.jobs[jobKey{d, e.Job.ID}] == e {
+				list = append(list, e)
+			}
+		}
+		if len(list) == 0 {
+			delete(p.order, d)
+		} else {
+			p.order[d] = list
+		}
+	}
+}

@@ -25,6 +25,7 @@ type Views struct {
 	tasks    map[string]*TaskEntry // task id → entry
 	sessions map[SessionKey]*SessionEntry
 	idem     map[string]idemEntry // msg id → where its write landed
+	pushy    pushyState           // push jobs and nodes (jobs.go, nodes.go)
 
 	applied atomic.Uint64
 	waitMu  sync.Mutex
@@ -53,6 +54,7 @@ func New() *Views {
 		tasks:    map[string]*TaskEntry{},
 		sessions: map[SessionKey]*SessionEntry{},
 		idem:     map[string]idemEntry{},
+		pushy:    newPushyState(),
 		waitCh:   make(chan struct{}),
 	}
 }

@@ -100,7 +100,8 @@ node succeeded, 1 otherwise.`,
 			var out struct {
 				URI string `json:"uri"`
 			}
-			if err := c.Do(cmd.Context(), "POST", jobs(), body, &out, ""); err != nil {
+			h, err := c.DoHeader(cmd.Context(), "POST", jobs(), body, &out, "")
+			if err != nil {
 				return err
 			}
 			id := out.URI[strings.LastIndexByte(out.URI, '/')+1:]
@@ -108,6 +109,11 @@ node succeeded, 1 otherwise.`,
 			if detach {
 				fmt.Fprintln(cmd.OutOrStdout(), id)
 				return nil
+			}
+			// Follow from the start event: every later event, even if the
+			// job already ended.
+			if o.lastEventID == "" {
+				o.lastEventID = h.Get("Herald-Event-Id")
 			}
 			return watchJob(cmd, &o, org, id)
 		},

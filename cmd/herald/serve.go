@@ -114,6 +114,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	if o.votingTimeout <= 0 || o.heartbeat <= 0 {
+		return errors.New("--voting-timeout and --heartbeat-interval must be positive durations, such as 60s and 10s")
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -141,6 +144,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 	a := api.New(api.Config{
 		Keepalive: o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
+		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
 	}, st, log)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/lifecycle"
+	"github.com/herald-sse/herald/store"
+)
+
+// nodeCommands: GET /organizations/{org}/pushy/nodes/{node}/commands — the
+// node agent's command feed (SPEC §5.5): commit, run and abort events.
+//
+// Without a recognized Last-Event-ID it first sends what the node still
+// owes an answer to — a commit where it is new, a run where it is ready, an
+// abort while in rehab — each with the id of the record that sent it, in id
+// order; then every later command live. With a recognized id it replays the
+// node's commands after it from the domain's job records, then live.
+//
+// Only the node key of that node may watch it, and admins of its domain.
+func (a *API) nodeCommands(w http.ResponseWriter, r *http.Request) {
+	org, err := a.feedPrecheck(r)
+	k := caller(r)
+	node := r.PathValue("node")
+	if err == nil && !herald.ValidSlug(node) {
+		err = notFoundf("no node %q", truncate(node, 80))
+	}
+	if err == nil && !(k.Role == herald.RoleNode && k.Node == node) && !k.SeesDomain(org) {
+		err = forbiddenf("only the node key of %q (or an admin) may watch its commands", node)
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	after, recognized := a.resumePoint(r)
+	sub := &hub.Sub{Topics: []string{nodeTopic(org, node)}, Key: k.AccessKey}
+	start := a.hub.Subscribe(sub)
+	defer a.hub.Unsubscribe(sub)
+	st := a.openStream(w)
+	defer st.close()
+	ctx := r.Context()
+	covered := start // live records at or below this are already sent
+	if recognized {
+		if err := a.replayCommands(ctx, st, org, node, after, start); err != nil {
+			return
+		}
+	} else {
+		owed, upto := a.views.OwedCommands(org, node)
+		for _, o := range owed {
+			enc := commandEncoder{rec: &store.Record{}}
+			if o.Cmd.Type == lifecycle.CmdCommit {
+				enc.commit = commitJSON(o.Job.ID, o.Job.Spec)
+			}
+			if o.Ref.Seq == 0 {
+				st.addSynthetic(o.Cmd.Type, enc.data(o.Cmd))
+				continue
+			}
+			id := herald.ID{Epoch: a.store.Epoch(), Seq: o.Ref.Seq, Idx: o.Ref.Idx}
+			if id.After(st.last) {
+				st.buf = a.frame(st.buf, o.Ref.Seq, int(o.Ref.Idx), o.Cmd.Type, enc.data(o.Cmd))
+				st.last = id
+			}
+		}
+		covered = max(covered, upto)
+		if err := st.flush(); err != nil {
+			return
+		}
+	}
+	_ = st.live(ctx, sub, func(d *hub.Delivery) bool {
+		if d.Seq > covered {
+			st.addCommands(d.Msg, d.Extra, node)
+		}
+		return false
+	})
+}
+
+// replayCommands sends node's commands stored after `after` up to upto,
+// read from the domain's job records (bounded by the retention).
+func (a *API) replayCommands(ctx context.Context, st *stream, org, node string, after herald.ID, upto uint64) error {
+	st.last = after
+	from := after.Seq
+	if from > 0 {
+		from-- // the record of `after` may hold later commands
+	}
+	err := a.store.Read(ctx, store.Subject("job", org)+".>", from, upto, func(m store.Msg) error {
+		st.addCommands(&m, nil, node)
+		if len(st.buf) >= 32<<10 {
+			return st.flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return st.flush()
+}
