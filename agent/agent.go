@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/herald-sse/herald/client"
@@ -38,7 +39,8 @@ type Agent struct {
 	finished  map[string]bool // jobs this incarnation ran: never run twice
 	interval  time.Duration
 
-	outbox chan message
+	outbox  chan message
+	pending atomic.Int64 // messages queued or being sent
 }
 
 type message struct {
@@ -65,6 +67,9 @@ func New(cfg Config) *Agent {
 		outbox:   make(chan message, 1024),
 	}
 }
+
+// Pending is how many messages the server has not acknowledged yet.
+func (a *Agent) Pending() int { return int(a.pending.Load()) }
 
 // Incarnation identifies this run of the agent; a restart is a new one.
 func (a *Agent) Incarnation() string { return a.incarnation }
@@ -190,9 +195,11 @@ func capture(job Job, s string) string {
 func (a *Agent) send(typ, jobID, stdout, stderr string) {
 	m := message{Type: typ, JobID: jobID, Stdout: stdout, Stderr: stderr,
 		key: fmt.Sprintf("%s-%s-%s", a.incarnation, jobID, typ)}
+	a.pending.Add(1)
 	select {
 	case a.outbox <- m:
 	default:
+		a.pending.Add(-1)
 		a.log.Error("outbox full; dropping a message", "type", typ, "job", jobID)
 	}
 }
@@ -213,6 +220,7 @@ func (a *Agent) sender(ctx context.Context) {
 					if err != nil {
 						a.log.Warn("message refused", "type", m.Type, "job", m.JobID, "err", err)
 					}
+					a.pending.Add(-1)
 					break
 				}
 				select {
