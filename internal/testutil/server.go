@@ -5,9 +5,11 @@ package testutil
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -66,11 +68,18 @@ func Start(tb testing.TB, opts ...Option) *Server {
 
 func (s *Server) start(tb testing.TB, addr string) {
 	tb.Helper()
+	if err := s.launch(addr); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// launch opens the store, follows it, bootstraps and serves on addr.
+func (s *Server) launch(addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := store.Open(ctx, s.scfg)
 	if err != nil {
-		tb.Fatalf("open store: %v", err)
+		return fmt.Errorf("open store: %w", err)
 	}
 	s.Store = st
 	s.API = api.New(s.cfg, st, nil)
@@ -82,10 +91,10 @@ func (s *Server) start(tb testing.TB, addr string) {
 		_ = s.API.Run(runCtx)
 	}()
 	if err := s.API.WaitReady(ctx); err != nil {
-		tb.Fatalf("views not ready: %v", err)
+		return fmt.Errorf("views not ready: %w", err)
 	}
 	if _, err := s.API.Bootstrap(ctx, BootstrapToken); err != nil {
-		tb.Fatalf("bootstrap: %v", err)
+		return fmt.Errorf("bootstrap: %w", err)
 	}
 	for i := 0; ; i++ {
 		s.ln, err = net.Listen("tcp", addr)
@@ -95,13 +104,33 @@ func (s *Server) start(tb testing.TB, addr string) {
 		time.Sleep(100 * time.Millisecond) // the old listener of a restart may linger
 	}
 	if err != nil {
-		tb.Fatalf("listen: %v", err)
+		return fmt.Errorf("listen: %w", err)
 	}
 	s.URL = "http://" + s.ln.Addr().String()
 	s.Token = BootstrapToken
 	s.srv = &http.Server{Handler: s.API, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(s.ln) }()
 	s.closed = false
+	return nil
+}
+
+// New starts a server outside a test (runnable examples): its store is in
+// a new temporary directory that stop removes.
+func New(opts ...Option) (s *Server, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "herald-example-")
+	if err != nil {
+		return nil, nil, err
+	}
+	s = &Server{cfg: api.Config{Keepalive: 15 * time.Second}, scfg: store.Config{Dir: dir}}
+	for _, o := range opts {
+		o(&s.cfg, &s.scfg)
+	}
+	s.Dir = dir
+	if err := s.launch("127.0.0.1:0"); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return s, func() { s.Close(); os.RemoveAll(dir) }, nil
 }
 
 // Close shuts the server down as SIGTERM would: streams end cleanly.
