@@ -51,6 +51,7 @@ HERALD_LISTEN=0.0.0.0:8080 or HERALD_TOKEN=hrld_….`,
 		},
 	}
 	root.AddCommand(newServeCmd(), newTaskCmd(), newSessionCmd(), newAdminCmd(), newWatchCmd(), newAgentCmd(), newJobCmd(), newNodeCmd())
+	root.AddCommand(newBenchCmd())
 	return root
 }
 

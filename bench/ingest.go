@@ -1,0 +1,198 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// IngestConfig configures the ingest scenario.
+type IngestConfig struct {
+	// Writers is how many producers write concurrently, each one request
+	// at a time on its own connection and its own session (default 64).
+	Writers int
+	// Duration of the writing (default 10s).
+	Duration time.Duration
+	// Rate is the offered rate in writes/s over all writers; 0 means each
+	// writer sends its next write as soon as the last is acknowledged.
+	// With a rate, latency counts from when a write was due, so a server
+	// that falls behind is not excused by the writers waiting for it.
+	Rate float64
+	// ServerArgs adds `herald serve` flags (e.g. --fsync always).
+	ServerArgs []string
+}
+
+func (c *IngestConfig) defaults() {
+	if c.Writers <= 0 {
+		c.Writers = 64
+	}
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+	}
+}
+
+// Ingest runs the ingest scenario on herald: Writers producers report
+// session lifecycle events (each acknowledged only once stored per the
+// server's fsync policy). It reports acknowledged writes/s and latency
+// percentiles; one subscriber on the owner's feed checks that every
+// acknowledged event is delivered exactly once.
+func Ingest(ctx context.Context, o Options, c IngestConfig) (*Result, error) {
+	o.defaults()
+	c.defaults()
+	if o.Peer != "herald" {
+		return nil, fmt.Errorf("ingest runs on herald only (the peer adapter covers fanout and idle)")
+	}
+	o.ServerArgs = append(append([]string(nil), o.ServerArgs...), c.ServerArgs...)
+	return repeat(ctx, &o, func(ctx context.Context) (*Result, error) { return ingestOnce(ctx, &o, c) })
+}
+
+func ingestOnce(ctx context.Context, o *Options, c IngestConfig) (*Result, error) {
+	tgt, err := o.open(ctx, 15*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer tgt.close()
+	r := &Result{Scenario: "ingest", Peer: tgt.name(), Params: map[string]string{
+		"writers": strconv.Itoa(c.Writers), "duration": c.Duration.String(), "rate": rateString(c.Rate)}}
+	for _, a := range o.ServerArgs {
+		r.Params["server"] += a + " "
+	}
+
+	verify := newSubPool(tgt, o.Sources, 64<<10)
+	defer verify.close()
+	if err := verify.open(ctx, 1, 1, nopProgress{}); err != nil {
+		return nil, err
+	}
+	res, err := writeLoad(ctx, tgt, c.Writers, 0, c.Duration, c.Rate, o.Progress)
+	if err != nil {
+		return nil, err
+	}
+	bar := o.Progress.Phase("verifying delivery", int64(res.acked.n))
+	complete := verify.waitAll(ctx, res.acked.n, 60*time.Second, bar)
+	bar.Done()
+	verify.close()
+	lost, dup, reconnects, serr := verify.account(res.acked)
+	r.Lost, r.Duplicated = lost, dup
+	if !complete {
+		r.Notes = append(r.Notes, "the verifying subscriber did not receive every acknowledged event within 60s")
+	}
+	if serr != nil {
+		r.Notes = append(r.Notes, serr.Error())
+	}
+	n := float64(res.acked.n)
+	r.add("writes", n, "")
+	r.add("writes/s", n/res.elapsed.Seconds(), "")
+	_, q := res.lat.quantiles(0.5, 0.99, 0.999)
+	r.add("latency p50", ms(q[0]), "ms")
+	r.add("latency p99", ms(q[1]), "ms")
+	r.add("latency p99.9", ms(q[2]), "ms")
+	r.add("latency max", ms(res.lat.max()), "ms")
+	if res.cpu > 0 {
+		r.add("server CPU/write", us(res.cpu)/n, "µs")
+		r.add("server CPU", res.cpu.Seconds()/res.elapsed.Seconds(), "cores")
+	}
+	r.add("load-generator CPU/write", us(res.selfCPU)/n, "µs")
+	r.addCount("reconnects", float64(reconnects))
+	r.addCount("lost", float64(lost))
+	r.addCount("duplicated", float64(dup))
+	return r, nil
+}
+
+// loadResult is what writeLoad measured.
+type loadResult struct {
+	acked   tally // keys of the acknowledged writes
+	lat     *hist
+	elapsed time.Duration
+	cpu     time.Duration // server CPU over the load (0 if unknown)
+	selfCPU time.Duration
+}
+
+// writeLoad runs writers producers until count writes were acknowledged
+// (count > 0) or for d, at rate (0: closed loop).
+func writeLoad(ctx context.Context, tgt target, writers, count int, d time.Duration, rate float64, prog Progress) (*loadResult, error) {
+	pubs := make([]publisher, writers)
+	for i := range pubs {
+		pubs[i] = tgt.publisher(i)
+		defer pubs[i].close()
+	}
+	total := int64(count)
+	if count == 0 && rate > 0 {
+		total = int64(rate * d.Seconds())
+	}
+	bar := prog.Phase("writing", total)
+	defer bar.Done()
+	res := &loadResult{lat: newHist()}
+	u0, uerr := tgt.usage().sample()
+	self0, _ := procCPU(os.Getpid())
+	t0 := time.Now()
+	stop := t0.Add(d)
+	tallies := make([]tally, writers)
+	errs := make([]error, writers)
+	var next, acked atomic.Int64
+	var wg sync.WaitGroup
+	for i, p := range pubs {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				k := next.Add(1) - 1
+				if count > 0 && k >= int64(count) {
+					return
+				}
+				start := time.Now()
+				if rate > 0 {
+					due := t0.Add(time.Duration(float64(k) / rate * float64(time.Second)))
+					if count == 0 && !due.Before(stop) {
+						return
+					}
+					if w := time.Until(due); w > 0 {
+						time.Sleep(w)
+					}
+					start = due
+				} else if count == 0 && !start.Before(stop) {
+					return
+				}
+				key, err := p.publish(time.Now().UnixNano())
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				res.lat.add(i, time.Since(start))
+				tallies[i].addUnordered(key)
+				acked.Add(1)
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-tick.C:
+			bar.Set(acked.Load())
+		}
+	}
+	res.elapsed = time.Since(t0)
+	bar.Set(acked.Load())
+	u1, uerr1 := tgt.usage().sample()
+	self1, _ := procCPU(os.Getpid())
+	if uerr == nil && uerr1 == nil {
+		res.cpu = u1.cpu - u0.cpu
+	}
+	res.selfCPU = self1 - self0
+	for i := range tallies {
+		res.acked.merge(tallies[i])
+	}
+	for _, err := range errs {
+		if err != nil {
+			return res, fmt.Errorf("write: %w", err)
+		}
+	}
+	return res, ctx.Err()
+}

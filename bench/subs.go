@@ -1,0 +1,272 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// subPool is a set of raw SSE subscribers on one target's feed, each a
+// goroutine reading its own TCP connection. A subscriber whose stream
+// ends reconnects with Last-Event-ID (as a browser would) and counts a
+// reconnect; the tally then shows whether the resume lost or repeated
+// anything.
+type subPool struct {
+	tgt      target
+	d        dialer
+	bufSize  int
+	lat      atomic.Pointer[hist] // publish→receive latency (nil: not measured)
+	ka       *hist                // keepalive lateness: interval minus kaPeriod (nil: not measured)
+	kaEarly  atomic.Uint64        // keepalives more than a tenth of kaPeriod early
+	kaPeriod time.Duration
+	subs     []*sub
+	closing  atomic.Bool
+	wg       sync.WaitGroup
+	// maxReconnects bounds each subscriber's reconnections.
+	maxReconnects int
+	// goal, when set, is an event count: each subscriber notes when it
+	// has received that many (doneAt).
+	goal uint64
+	// startID is the Last-Event-ID subscribers first connect with.
+	startID string
+}
+
+// sub is one subscriber. Its tally and lastID are written only by its
+// goroutine; read them after pool.close.
+type sub struct {
+	p          *subPool
+	i          int
+	conn       atomic.Pointer[sseConn]
+	t          tally
+	bad        uint64 // events without a key
+	lastID     []byte
+	got        atomic.Uint64 // events received
+	comments   atomic.Uint64 // keepalive comments received
+	lastRecv   atomic.Int64  // unix ns of the last event
+	doneAt     atomic.Int64  // unix ns when got reached the pool's goal
+	reconnects atomic.Uint64
+	failed     atomic.Bool // gave up reconnecting
+	lastKA     time.Time
+	err        error
+}
+
+func newSubPool(tgt target, sources, bufSize int) *subPool {
+	return &subPool{tgt: tgt, d: dialer{sources}, bufSize: bufSize, maxReconnects: 20}
+}
+
+func (s *sub) onEvent(_, id, data []byte) {
+	now := time.Now()
+	key, ok := s.p.tgt.key(id, data)
+	if !ok {
+		s.bad++
+		return
+	}
+	s.t.add(key)
+	if h := s.p.lat.Load(); h != nil {
+		if ns, ok := sentAt(data); ok {
+			h.add(s.i, time.Duration(now.UnixNano()-ns))
+		}
+	}
+	if len(id) > 0 {
+		s.lastID = append(s.lastID[:0], id...)
+	}
+	s.lastRecv.Store(now.UnixNano())
+	if s.got.Add(1) == s.p.goal {
+		s.doneAt.Store(now.UnixNano())
+	}
+}
+
+func (s *sub) onComment(text []byte) {
+	if !bytes.Equal(bytes.TrimSpace(text), []byte("keepalive")) {
+		return
+	}
+	now := time.Now()
+	if s.p.ka != nil {
+		late := now.Sub(s.lastKA) - s.p.kaPeriod
+		if late < -s.p.kaPeriod/10 {
+			s.p.kaEarly.Add(1)
+		}
+		s.p.ka.add(s.i, late) // early ones count as 0
+	}
+	s.lastKA = now
+	s.comments.Add(1)
+}
+
+func (s *sub) scanner() sseScanner {
+	return sseScanner{onEvent: s.onEvent, onComment: s.onComment}
+}
+
+// open connects n subscribers, conc at a time, and starts their readers.
+func (p *subPool) open(ctx context.Context, n, conc int, prog Progress) error {
+	bar := prog.Phase("connecting subscribers", int64(n))
+	defer bar.Done()
+	base := len(p.subs)
+	for i := range n {
+		p.subs = append(p.subs, &sub{p: p, i: base + i})
+	}
+	next := make(chan *sub)
+	errc := make(chan error, conc)
+	var opened atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for s := range next {
+				s.lastID = append(s.lastID[:0], p.startID...)
+				c, err := openSSE(p.d, p.tgt.addr(), s.i, p.tgt.feedRequest(p.startID), p.bufSize, s.scanner())
+				if err != nil {
+					select {
+					case errc <- fmt.Errorf("subscriber %d: %w", s.i, err):
+					default:
+					}
+					continue
+				}
+				s.conn.Store(c)
+				s.lastKA = c.opened
+				p.wg.Add(1)
+				go s.loop()
+				opened.Add(1)
+			}
+		})
+	}
+	var err error
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+feed:
+	for _, s := range p.subs[base:] {
+		for {
+			select {
+			case next <- s:
+				continue feed
+			case err = <-errc:
+				break feed
+			case <-ctx.Done():
+				err = ctx.Err()
+				break feed
+			case <-tick.C:
+				bar.Set(opened.Load())
+			}
+		}
+	}
+	close(next)
+	wg.Wait()
+	bar.Set(opened.Load())
+	if err == nil {
+		select {
+		case err = <-errc:
+		default:
+		}
+	}
+	return err
+}
+
+// loop reads the subscriber's stream; when it ends it reconnects with
+// Last-Event-ID.
+func (s *sub) loop() {
+	defer s.p.wg.Done()
+	for {
+		conn := s.conn.Load()
+		err := conn.run()
+		conn.c.Close()
+		if s.p.closing.Load() {
+			return
+		}
+		for {
+			if int(s.reconnects.Load()) >= s.p.maxReconnects {
+				s.err = fmt.Errorf("stream ended (%v); gave up after %d reconnects", err, s.reconnects.Load())
+				s.failed.Store(true)
+				return
+			}
+			s.reconnects.Add(1)
+			c, derr := openSSE(s.p.d, s.p.tgt.addr(), s.i, s.p.tgt.feedRequest(string(s.lastID)), s.p.bufSize, s.scanner())
+			if derr == nil {
+				s.conn.Store(c)
+				if s.p.closing.Load() {
+					c.c.Close()
+					return
+				}
+				break
+			}
+			err = derr
+			if s.p.closing.Load() {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// received sums the events the subscribers received.
+func (p *subPool) received() uint64 {
+	var n uint64
+	for _, s := range p.subs {
+		n += s.got.Load()
+	}
+	return n
+}
+
+// waitAll waits until every subscriber received at least want events (or
+// gave up), the timeout passes or ctx ends; it reports progress.
+func (p *subPool) waitAll(ctx context.Context, want uint64, timeout time.Duration, bar Bar) bool {
+	deadline := time.Now().Add(timeout)
+	total := want * uint64(len(p.subs))
+	for {
+		done := true
+		var n uint64
+		for _, s := range p.subs {
+			g := s.got.Load()
+			n += min(g, want)
+			if g < want && !s.failed.Load() {
+				done = false
+			}
+		}
+		if bar != nil {
+			bar.Set(int64(n))
+		}
+		if done || n >= total {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lastReceive is the latest time any subscriber received an event.
+func (p *subPool) lastReceive() time.Time {
+	var t int64
+	for _, s := range p.subs {
+		t = max(t, s.lastRecv.Load())
+	}
+	return time.Unix(0, t)
+}
+
+// close ends every subscriber and waits for their readers.
+func (p *subPool) close() {
+	p.closing.Store(true)
+	for _, s := range p.subs {
+		if c := s.conn.Load(); c != nil {
+			c.c.Close()
+		}
+	}
+	p.wg.Wait()
+}
+
+// account compares every subscriber's tally with want (after close).
+// It returns the events lost and duplicated over all subscribers, the
+// reconnects, and the first subscriber error.
+func (p *subPool) account(want tally) (lost, dup, reconnects uint64, err error) {
+	for _, s := range p.subs {
+		l, d := check(want, s.t)
+		lost += l
+		dup += d + s.bad
+		reconnects += s.reconnects.Load()
+		if err == nil && s.err != nil {
+			err = fmt.Errorf("subscriber %d: %w", s.i, s.err)
+		}
+	}
+	return lost, dup, reconnects, err
+}

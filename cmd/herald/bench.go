@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/herald-sse/herald/bench"
+)
+
+type benchOpts struct {
+	o          bench.Options
+	json       bool
+	quiet      bool
+	verbose    bool
+	cpuprofile string
+}
+
+// options are the shared options with the run's progress display.
+func (b *benchOpts) options(prog bench.Progress) bench.Options {
+	o := b.o
+	o.Progress = prog
+	if b.verbose {
+		o.Verbose = os.Stderr
+	}
+	return o
+}
+
+// profile starts a CPU profile of the load generator itself when asked;
+// the returned function stops it.
+func (b *benchOpts) profile() (func(), error) {
+	if b.cpuprofile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(b.cpuprofile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func newBenchCmd() *cobra.Command {
+	var b benchOpts
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load-test herald (or nchan, for comparison): fanout, idle, ingest, resume",
+		Long: `Load-test a herald server and report throughput, latency, server CPU and
+memory, checking that no event is lost or duplicated (the command fails
+if one is).
+
+Without --target, each run starts its own server: this executable as
+"herald serve --listen 127.0.0.1:0" with a temporary --data and a random
+--bootstrap-token, so the CPU and memory measured (/proc/PID) are the
+server's alone. With --target URL (and --token, a superadmin token) it
+loads a running server and reads its CPU and memory from /metrics (or
+/proc with --server-pid).
+
+--peer nchan runs fanout and idle against nginx + nchan instead, started
+with scripts/nchan/run.sh (run from the repository root, or give
+--nchan-script); events go through nchan's publisher endpoint.
+
+Subscribers are raw TCP connections from 127.0.0.2, 127.0.0.3, … (--sources)
+with a minimal SSE scanner; the open-files limit is raised to the hard limit.
+Progress goes to stderr; the results table (or --json) to stdout.`,
+		Example: `  herald bench fanout --subscribers 1000 --duration 5s
+  herald bench fanout --subscribers 1000 --rate 20 --duration 10s --peer nchan
+  herald bench idle --conns 19000
+  herald bench ingest --writers 64 --duration 10s
+  herald bench resume --backlog 100000
+  herald bench compare --runs 5 > results.md
+  herald bench fanout --target http://127.0.0.1:8080 --token $HERALD_TOKEN --json`,
+		Args: cobra.NoArgs,
+	}
+	f := cmd.PersistentFlags()
+	f.StringVar(&b.o.Target, "target", "", "base URL of a running server to load instead of starting one (http only)")
+	f.StringVar(&b.o.Token, "token", "", "superadmin token of --target (herald): creates the run's group and keys, reads /metrics")
+	f.StringVar(&b.o.Peer, "peer", "herald", "server to load: herald or nchan (fanout and idle)")
+	f.IntVar(&b.o.ServerPID, "server-pid", 0, "with --target: the server's pid, to read its CPU and memory from /proc (nginx: the master)")
+	f.IntVar(&b.o.Runs, "runs", 1, "repeat the scenario on a fresh server and report medians")
+	f.IntVar(&b.o.Sources, "sources", 8, "loopback source addresses for connections (127.0.0.2 …)")
+	f.StringVar(&b.o.NchanScript, "nchan-script", "scripts/nchan/run.sh", "script that runs nginx + nchan in the foreground")
+	f.IntVar(&b.o.NchanWorkers, "nchan-workers", 2, "nginx worker_processes for --peer nchan")
+	f.StringArrayVar(&b.o.ServerArgs, "server-arg", nil, "extra flag for the herald serve the bench starts (repeatable), e.g. --server-arg=--fsync=always")
+	f.StringArrayVar(&b.o.ServerEnv, "server-env", nil, "extra environment for the herald serve the bench starts (repeatable), e.g. GOGC=50")
+	f.StringVar(&b.o.Binary, "binary", "", "herald binary to run as the server (default: this one)")
+	f.BoolVar(&b.json, "json", false, "print the results as JSON")
+	f.BoolVarP(&b.quiet, "quiet", "q", false, "no progress on stderr")
+	f.BoolVarP(&b.verbose, "verbose", "v", false, "pass the peer's (nginx's) stderr through")
+	f.StringVar(&b.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator (not the server) to this file")
+	_ = f.MarkHidden("binary")
+	_ = f.MarkHidden("cpuprofile")
+	cmd.AddCommand(newBenchFanoutCmd(&b), newBenchIdleCmd(&b), newBenchIngestCmd(&b), newBenchResumeCmd(&b), newBenchCompareCmd(&b))
+	return cmd
+}
+
+// run runs one scenario with progress on stderr and prints its result.
+func (b *benchOpts) run(cmd *cobra.Command, scenario func(context.Context, bench.Options) (*bench.Result, error)) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := bench.RaiseFileLimit(); err != nil {
+		fmt.Fprintln(os.Stderr, "herald bench: could not raise the open-files limit:", err)
+	}
+	prog := newBenchProgress(os.Stderr, b.quiet)
+	o := b.options(prog)
+	stopProfile, err := b.profile()
+	if err != nil {
+		return err
+	}
+	r, err := scenario(ctx, o)
+	stopProfile()
+	prog.wait()
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if b.json {
+		err = bench.WriteJSON(out, r)
+	} else {
+		err = bench.WriteTable(out, r)
+	}
+	if err != nil {
+		return err
+	}
+	return r.Err()
+}
+
+func newBenchFanoutCmd(b *benchOpts) *cobra.Command {
+	var c bench.FanoutConfig
+	cmd := &cobra.Command{
+		Use:   "fanout",
+		Short: "S subscribers on one feed, events published at a rate; deliveries/s, latency, CPU/delivery",
+		Long: `S subscribers follow one feed (herald: GET /events/session?sessionId=*&ownerAccessKey=…
+as superadmin; nchan: one channel). One or more sequential publishers send
+session lifecycle reports (POST /v1/sessions/events) whose "reason" is the
+send time in ns. Reports deliveries/s, publish→receive latency
+p50/p99/p99.9, server CPU per delivery and RSS, and events lost or
+duplicated per subscriber (by event id), which must be 0.`,
+		Example: `  herald bench fanout                                      # 1000 subscribers, max rate, 5s
+  herald bench fanout --subscribers 10000 --duration 5s
+  herald bench fanout --subscribers 1000 --rate 20 --duration 10s   # latency at 20 events/s
+  herald bench fanout --peer nchan --subscribers 1000
+  herald bench fanout --runs 5 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return b.run(cmd, func(ctx context.Context, o bench.Options) (*bench.Result, error) { return bench.Fanout(ctx, o, c) })
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&c.Subscribers, "subscribers", 1000, "subscribers on the feed")
+	f.IntVar(&c.Events, "events", 0, "events to publish (0: publish for --duration)")
+	f.DurationVar(&c.Duration, "duration", 5*time.Second, "how long to publish when --events is 0")
+	f.Float64Var(&c.Rate, "rate", 0, "events/s over all publishers (0: as fast as acknowledged)")
+	f.IntVar(&c.Publishers, "publishers", 1, "concurrent publishers, each one request at a time")
+	f.DurationVar(&c.Drain, "drain", time.Minute, "how long to wait for deliveries after the last publish")
+	f.DurationVar(&c.Keepalive, "keepalive", 15*time.Second, "keepalive of the server the bench starts")
+	return cmd
+}
+
+func newBenchIdleCmd(b *benchOpts) *cobra.Command {
+	var c bench.IdleConfig
+	cmd := &cobra.Command{
+		Use:   "idle",
+		Short: "N idle SSE connections with keepalives; server RSS per connection, keepalive punctuality",
+		Long: `Opens N SSE connections on the feed fanout uses and holds them. Reports the
+server's memory growth per connection (VmRSS; for nginx the sum of Pss of
+its processes) after a settle, herald's heap and stacks per connection
+from /metrics, and the intervals between keepalive comments. At the end
+one event is published: every connection must receive it exactly once.
+
+One process here cannot raise its open-files hard limit above 20,000, so
+the default is 19,000 connections (the server and the bench each hold one
+end).`,
+		Example: `  herald bench idle                         # 19000 connections, keepalive 5s
+  herald bench idle --conns 5000 --keepalive 2s
+  herald bench idle --peer nchan
+  herald bench idle --server-env GOGC=50`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return b.run(cmd, func(ctx context.Context, o bench.Options) (*bench.Result, error) { return bench.Idle(ctx, o, c) })
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&c.Conns, "conns", 19000, "connections to hold open")
+	f.DurationVar(&c.Keepalive, "keepalive", 5*time.Second, "keepalive of the server the bench starts (with --target: the server's)")
+	f.DurationVar(&c.Hold, "hold", 0, "how long to hold the connections to time keepalives (default 2 keepalives + 1s)")
+	f.DurationVar(&c.Settle, "settle", 3*time.Second, "pause before each memory reading")
+	return cmd
+}
+
+func newBenchIngestCmd(b *benchOpts) *cobra.Command {
+	var c bench.IngestConfig
+	cmd := &cobra.Command{
+		Use:   "ingest",
+		Short: "C concurrent writers of session lifecycle events; acknowledged writes/s and latency",
+		Long: `C writers, each on its own connection and session, report session lifecycle
+events (POST /v1/sessions/events), each acknowledged only once stored per
+the server's --fsync policy. Reports acknowledged writes/s and latency
+p50/p99/p99.9. With --rate the offered load is fixed and latency counts from
+when each write was due. One subscriber checks every acknowledged event is
+delivered exactly once.`,
+		Example: `  herald bench ingest                        # 64 writers, as fast as acknowledged, 10s
+  herald bench ingest --writers 128 --duration 20s
+  herald bench ingest --rate 15000            # latency at a fixed offered rate
+  herald bench ingest --server-arg=--fsync=always`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return b.run(cmd, func(ctx context.Context, o bench.Options) (*bench.Result, error) { return bench.Ingest(ctx, o, c) })
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&c.Writers, "writers", 64, "concurrent writers")
+	f.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to write")
+	f.Float64Var(&c.Rate, "rate", 0, "offered writes/s over all writers (0: closed loop)")
+	return cmd
+}
+
+func newBenchResumeCmd(b *benchOpts) *cobra.Command {
+	var c bench.ResumeConfig
+	cmd := &cobra.Command{
+		Use:   "resume",
+		Short: "K clients reconnect with a Last-Event-ID B events behind; catch-up time",
+		Long: `Writes a backlog of B session events, then K clients connect at once to the
+owner's session feed with a Last-Event-ID just before it. Reports the time
+each takes to receive the whole backlog and the events/s that makes, and
+checks each got every backlog event exactly once.`,
+		Example: `  herald bench resume                         # 1 client, 100000 events behind
+  herald bench resume --clients 10 --backlog 20000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return b.run(cmd, func(ctx context.Context, o bench.Options) (*bench.Result, error) { return bench.Resume(ctx, o, c) })
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&c.Clients, "clients", 1, "clients reconnecting at once")
+	f.IntVar(&c.Backlog, "backlog", 100000, "events each client is behind")
+	f.IntVar(&c.Writers, "writers", 32, "concurrent writers building the backlog")
+	return cmd
+}
+
+func newBenchCompareCmd(b *benchOpts) *cobra.Command {
+	c := bench.DefaultCompare()
+	var idleConns int
+	var duration time.Duration
+	cmd := &cobra.Command{
+		Use:   "compare",
+		Short: "herald vs nchan: fanout at 1,000 and 10,000 subscribers, latency at 20 events/s, 19,000 idle",
+		Long: `Runs the cases of docs/benchmarks.md against herald and nchan, --runs times
+each, interleaving the two run by run, and prints a Markdown table of the
+medians with herald's advantage (its throughput divided by nchan's, or
+nchan's cost divided by herald's).`,
+		Example: `  herald bench compare --runs 5
+  herald bench compare --runs 1 --idle-conns 2000 --duration 2s   # quick look`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			c.Idle.Conns = idleConns
+			for i := range c.Fanout {
+				if c.Fanout[i].Rate == 0 {
+					c.Fanout[i].Duration = duration
+				}
+			}
+			prog := newBenchProgress(os.Stderr, b.quiet)
+			cs, err := bench.Compare(ctx, b.options(prog), c)
+			prog.wait()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if b.json {
+				err = bench.WriteJSON(out, cs)
+			} else {
+				err = bench.WriteComparison(out, cs, c.Peers)
+			}
+			if err != nil {
+				return err
+			}
+			for _, cmp := range cs {
+				for _, r := range cmp.Results {
+					if err := r.Err(); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&idleConns, "idle-conns", 19000, "connections of the idle case (negative: leave it out)")
+	cmd.Flags().DurationVar(&duration, "duration", 5*time.Second, "publishing time of the max-rate fanout cases")
+	cmd.Flags().StringSliceVar(&c.Peers, "peers", c.Peers, "peers to compare")
+	return cmd
+}
+
+// benchProgress shows phases as mpb bars on a terminal, as plain lines
+// otherwise (or nothing with --quiet).
+type benchProgress struct {
+	w     io.Writer
+	quiet bool
+	tty   bool
+	p     *mpb.Progress
+}
+
+func newBenchProgress(w io.Writer, quiet bool) *benchProgress {
+	bp := &benchProgress{w: w, quiet: quiet, tty: !quiet && isTerminal(w)}
+	if bp.tty {
+		bp.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
+	}
+	return bp
+}
+
+func (bp *benchProgress) wait() {
+	if bp.p != nil {
+		bp.p.Wait()
+	}
+}
+
+func (bp *benchProgress) Phase(name string, total int64) bench.Bar {
+	switch {
+	case bp.quiet:
+		return &lineBar{}
+	case bp.tty:
+		bar := bp.p.New(total, mpb.BarStyle(),
+			mpb.PrependDecorators(decor.Name(name+" "), decor.CountersNoUnit("%d/%d")),
+			mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO, decor.WCSyncSpace)),
+			mpb.BarRemoveOnComplete())
+		return &mpbBar{b: bar, total: total}
+	}
+	fmt.Fprintf(bp.w, "%s herald bench: %s…\n", time.Now().Format("15:04:05"), name)
+	return &lineBar{w: bp.w, name: name, start: time.Now(), last: time.Now()}
+}
+
+type mpbBar struct {
+	b     *mpb.Bar
+	total int64
+	n     int64
+}
+
+func (m *mpbBar) Set(n int64) {
+	m.n = n
+	if m.total <= 0 || n > m.total {
+		m.b.SetTotal(n+1, false)
+	}
+	m.b.SetCurrent(n)
+}
+
+func (m *mpbBar) Done() { m.b.SetTotal(m.n, true) }
+
+// lineBar prints a phase's progress every 5 s and its end.
+type lineBar struct {
+	w     io.Writer
+	name  string
+	start time.Time
+	last  time.Time
+	n     int64
+}
+
+func (l *lineBar) Set(n int64) {
+	if l.w == nil {
+		return
+	}
+	l.n = n
+	if time.Since(l.last) >= 5*time.Second {
+		l.last = time.Now()
+		fmt.Fprintf(l.w, "%s herald bench: %s: %d\n", time.Now().Format("15:04:05"), l.name, n)
+	}
+}
+
+func (l *lineBar) Done() {
+	if l.w == nil {
+		return
+	}
+	fmt.Fprintf(l.w, "%s herald bench: %s: %d in %v\n", time.Now().Format("15:04:05"), l.name, l.n, time.Since(l.start).Round(time.Millisecond))
+}
