@@ -25,6 +25,10 @@ type Config struct {
 	TLS                 bool          // cookies get Secure
 	WriteTimeout        time.Duration // per SSE write; a client that does not read is dropped
 	QueueSize           int
+	// HandlerWrites keeps every stream on its handler goroutine instead of
+	// handing HTTP/1.1 streams to the hub's writers (for comparison and
+	// tests; TLS and HTTP/2 streams always stay on their handler).
+	HandlerWrites bool
 	// VotingTimeout is how long push-job nodes may take to vote (default 60s).
 	VotingTimeout time.Duration
 	// HeartbeatInterval is the push nodes' heartbeat pace (default 10s); a
@@ -45,6 +49,7 @@ type API struct {
 	booted  atomic.Bool // Bootstrap ran: credentials exist
 	closing atomic.Bool
 	streams atomic.Int64
+	wheel   wheel        // streams served by the hub's writers, for keepalives
 	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
 }
 
@@ -90,9 +95,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Shutdown ends every open stream cleanly; new streams are refused.
+// It waits (up to 2s) for the streams served by the hub's writers to close
+// their connections, which net/http's Shutdown does not track.
 func (a *API) Shutdown() {
 	a.closing.Store(true)
 	a.hub.EndAll()
+	for deadline := time.Now().Add(2 * time.Second); a.wheel.len() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Ready reports whether the views caught up with the store.

@@ -37,8 +37,7 @@ func (a *API) nodeCommands(w http.ResponseWriter, r *http.Request) {
 	after, recognized := a.resumePoint(r)
 	sub := &hub.Sub{Topics: []string{nodeTopic(org, node)}, Key: k.AccessKey}
 	start := a.hub.Subscribe(sub)
-	defer a.hub.Unsubscribe(sub)
-	st := a.openStream(w)
+	st := a.openStream(w, r, sub)
 	defer st.close()
 	ctx := r.Context()
 	covered := start // live records at or below this are already sent
@@ -68,7 +67,7 @@ func (a *API) nodeCommands(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_ = st.live(ctx, sub, func(d *hub.Delivery) bool {
+	st.live(ctx, func(d *hub.Delivery) bool {
 		if d.Seq > covered {
 			st.addCommands(d.Msg, d.Extra, node)
 		}

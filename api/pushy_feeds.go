@@ -57,7 +57,7 @@ func (a *API) jobFeed(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	subject := store.Subject("job", org, j.ID)
 	if j.Finished() {
-		st := a.openStream(w)
+		st := a.openStream(w, r, nil)
 		defer st.close()
 		if recognized {
 			_, _ = st.replay(ctx, subject, after, seq, nil)
@@ -73,8 +73,7 @@ func (a *API) jobFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	sub := &hub.Sub{Topics: []string{jobTopic(org, j.ID)}, Key: caller(r).AccessKey}
 	start := a.hub.Subscribe(sub)
-	defer a.hub.Unsubscribe(sub)
-	st := a.openStream(w)
+	st := a.openStream(w, r, sub)
 	defer st.close()
 	if !recognized {
 		after = herald.ID{}
@@ -83,7 +82,7 @@ func (a *API) jobFeed(w http.ResponseWriter, r *http.Request) {
 	if err != nil || ended {
 		return
 	}
-	_ = st.live(ctx, sub, func(d *hub.Delivery) bool {
+	st.live(ctx, func(d *hub.Delivery) bool {
 		st.addRecord(d.Msg, d.Frames)
 		return jobRecordEnds(d.Msg)
 	})
@@ -107,8 +106,7 @@ func (a *API) orgFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	sub := &hub.Sub{Topics: []string{orgTopic(org)}, Key: caller(r).AccessKey}
 	start := a.hub.Subscribe(sub)
-	defer a.hub.Unsubscribe(sub)
-	st := a.openStream(w)
+	st := a.openStream(w, r, sub)
 	defer st.close()
 	ctx := r.Context()
 	switch {
@@ -123,7 +121,7 @@ func (a *API) orgFeed(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_ = st.live(ctx, sub, func(d *hub.Delivery) bool {
+	st.live(ctx, func(d *hub.Delivery) bool {
 		st.addOrgEvents(d.Msg, d.Extra)
 		return false
 	})

@@ -247,8 +247,7 @@ func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 	after, recognized := a.resumePoint(r)
 	sub := &hub.Sub{Topics: []string{f.topic}, Key: k.AccessKey, Match: func(d *hub.Delivery) bool { return f.match(d.Msg) }}
 	start := a.hub.Subscribe(sub)
-	defer a.hub.Unsubscribe(sub)
-	st := a.openStream(w)
+	st := a.openStream(w, r, sub)
 	defer st.close()
 	ctx := r.Context()
 	if recognized {
@@ -257,7 +256,7 @@ func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	_ = st.live(ctx, sub, func(d *hub.Delivery) bool {
+	st.live(ctx, func(d *hub.Delivery) bool {
 		st.addRecord(d.Msg, d.Frames)
 		return false
 	})

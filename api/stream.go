@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/herald-sse/herald"
@@ -12,60 +14,120 @@ import (
 	"github.com/herald-sse/herald/store"
 )
 
-// stream is one open SSE response. Only its handler goroutine writes it.
+// stream is one open SSE response. Its handler goroutine writes the
+// headers and the history; then live events go one of two ways:
+//
+//   - served (served.go): an HTTP/1.1 connection taken over from net/http
+//     (hijacked) is handed to the hub's writers, and the handler goroutine
+//     returns. A turn on a writer drains the queue and writes everything
+//     in one write that never waits; keepalives come from one shared
+//     ticker (the wheel). An idle stream thus costs no goroutine, timer
+//     or buffer — a few hundred bytes.
+//   - in its handler (live): HTTP/2, TLS, or a connection that cannot be
+//     taken over; the handler goroutine waits on the queue and writes.
+//
+// In both, exactly one goroutine writes the connection at a time.
 type stream struct {
-	a    *API
+	a   *API
+	sub *hub.Sub // nil for a stream that never goes live
+
+	// Exactly one of w and conn is set.
 	w    http.ResponseWriter
 	rc   *http.ResponseController
+	conn net.Conn        // the hijacked connection (response without length: it ends at close)
+	raw  syscall.RawConn // conn's, for writes that never wait; nil if it has none
 	buf  []byte
 	last herald.ID // last event written: nothing at or below it is written again
 	keep *time.Timer
+	// lastFlush is when the stream last wrote; keepalives count from it.
+	lastFlush time.Time
+	// deadline is the write deadline set on the connection. It is pushed
+	// back only when less than half of WriteTimeout is left, so most
+	// flushes do not touch the connection's timers.
+	deadline time.Time
+
+	served // the state of a stream served by the hub's writers
 }
 
 // openStream sends the SSE headers (and retry:) and flushes them at once.
-// Every check that can fail with a 4xx must be done before.
-func (a *API) openStream(w http.ResponseWriter) *stream {
+// Every check that can fail with a 4xx must be done before. sub, when set,
+// is the stream's subscription (made before, for the replay hand-off):
+// the stream ends it when it closes.
+func (a *API) openStream(w http.ResponseWriter, r *http.Request, sub *hub.Sub) *stream {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	s := &stream{a: a, w: w, rc: http.NewResponseController(w)}
+	s := &stream{a: a, sub: sub}
+	if sub == nil || !a.takeOver(s, w, r) {
+		w.WriteHeader(http.StatusOK)
+		s.w, s.rc = w, http.NewResponseController(w)
+	}
 	if a.cfg.SSERetry > 0 {
 		s.buf = sse.AppendRetry(s.buf, int(a.cfg.SSERetry/time.Millisecond))
-	}
-	if a.cfg.Keepalive > 0 {
-		s.keep = time.NewTimer(a.cfg.Keepalive)
 	}
 	a.streams.Add(1)
 	_ = s.flush()
 	return s
 }
 
+// close ends the stream from its handler. A stream handed to the hub's
+// writers is theirs: they end it.
 func (s *stream) close() {
+	if s.handed {
+		return
+	}
+	if s.sub != nil {
+		s.a.hub.Unsubscribe(s.sub)
+	}
 	if s.keep != nil {
 		s.keep.Stop()
+	}
+	if s.conn != nil {
+		_ = s.conn.Close()
 	}
 	s.a.streams.Add(-1)
 }
 
-// flush writes what is buffered in one write and flushes it.
+// flush writes what is buffered in one write and flushes it. A client
+// that takes nothing for between WriteTimeout/2 and WriteTimeout fails it.
 func (s *stream) flush() error {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(s.a.cfg.WriteTimeout))
-	if len(s.buf) > 0 {
-		if _, err := s.w.Write(s.buf); err != nil {
-			return err
-		}
-		if cap(s.buf) > 64<<10 {
-			s.buf = nil // do not keep a replay's large buffer on an idle stream
+	now := time.Now()
+	s.lastFlush = now
+	if s.deadline.Sub(now) < s.a.cfg.WriteTimeout/2 {
+		s.deadline = now.Add(s.a.cfg.WriteTimeout)
+		if s.conn != nil {
+			_ = s.conn.SetWriteDeadline(s.deadline)
 		} else {
-			s.buf = s.buf[:0]
+			_ = s.rc.SetWriteDeadline(s.deadline)
 		}
 	}
 	if s.keep != nil {
 		s.keep.Reset(s.a.cfg.Keepalive)
 	}
+	if s.conn != nil {
+		if len(s.buf) == 0 {
+			return nil
+		}
+		_, err := s.conn.Write(s.buf)
+		s.resetBuf()
+		return err
+	}
+	if len(s.buf) > 0 {
+		if _, err := s.w.Write(s.buf); err != nil {
+			return err
+		}
+		s.resetBuf()
+	}
 	return s.rc.Flush()
+}
+
+func (s *stream) resetBuf() {
+	if cap(s.buf) > 64<<10 {
+		s.buf = nil // do not keep a replay's large buffer on an idle stream
+	} else {
+		s.buf = s.buf[:0]
+	}
 }
 
 // keepaliveC fires when the stream has been quiet for the keepalive period.
@@ -76,8 +138,8 @@ func (s *stream) keepaliveC() <-chan time.Time {
 	return s.keep.C
 }
 
-// add buffers event i of record m unless it is at or below the last
-// event written; filter, when set, picks which events to send.
+// addRecord buffers the events of record m after the last event written.
+// frames, when set, are the events' encoded frames (shared by the hub).
 func (s *stream) addRecord(m *store.Msg, frames [][]byte) {
 	for i, e := range m.Record.Events {
 		id := herald.ID{Epoch: s.a.store.Epoch(), Seq: m.Seq, Idx: uint32(i)}
@@ -137,14 +199,25 @@ func (stopReplay) Error() string { return "stop replay" }
 
 var errStopReplay error = stopReplay{}
 
-// live forwards the subscriber's deliveries until handle says stop, the
-// hub ends the subscription, the client goes away or ctx ends. It drains
-// everything queued before each write and flushes once (coalescing).
-func (s *stream) live(ctx context.Context, sub *hub.Sub, handle func(*hub.Delivery) (stop bool)) error {
+// live forwards the subscription's deliveries until handle says stop, the
+// hub ends the subscription, the client goes away or ctx ends. handle
+// buffers the frames of a delivery (and, when it says stop, the stream's
+// last words). A stream that was taken over is handed to the hub's
+// writers and live returns at once; the caller must then not touch it.
+func (s *stream) live(ctx context.Context, handle func(*hub.Delivery) (stop bool)) {
+	if s.raw != nil {
+		s.hand(handle)
+		return
+	}
+	if s.a.cfg.Keepalive > 0 {
+		s.keep = time.NewTimer(s.a.cfg.Keepalive)
+	}
+	sub := s.sub
 	start := sub.Start()
 	for {
 		select {
 		case d := <-sub.C():
+			// Coalesce: take everything already queued, then write once.
 			stop := false
 			for {
 				if d.Seq > start {
@@ -161,18 +234,18 @@ func (s *stream) live(ctx context.Context, sub *hub.Sub, handle func(*hub.Delive
 				break
 			}
 			if err := s.flush(); err != nil || stop {
-				return err
+				return
 			}
 		case <-s.keepaliveC():
 			s.buf = sse.AppendComment(s.buf, "keepalive")
 			if err := s.flush(); err != nil {
-				return err
+				return
 			}
 		case <-sub.Done():
 			s.a.log.Debug("stream ended by the hub", "reason", sub.Reason().String())
-			return nil
+			return
 		case <-ctx.Done():
-			return nil
+			return
 		}
 	}
 }

@@ -17,8 +17,11 @@ import (
 
 // TestKeepaliveAndRetry: a quiet stream gets ":keepalive" comments at the
 // configured period, and "retry:" once at the start when configured.
-func TestKeepaliveAndRetry(t *testing.T) {
-	s := testutil.Start(t, testutil.WithConfig(func(c *api.Config) {
+// Both ways a stream is written are checked (see streamModes).
+func TestKeepaliveAndRetry(t *testing.T) { streamModes(t, testKeepaliveAndRetry) }
+
+func testKeepaliveAndRetry(t *testing.T, mode testutil.Option) {
+	s := testutil.Start(t, mode, testutil.WithConfig(func(c *api.Config) {
 		c.Keepalive = 100 * time.Millisecond
 		c.SSERetry = 2500 * time.Millisecond
 	}))
@@ -47,8 +50,10 @@ func TestKeepaliveAndRetry(t *testing.T) {
 
 // TestShutdownEndsStreamsCleanly: on shutdown every open stream ends at an
 // event boundary (the client sees EOF, not a torn frame), promptly.
-func TestShutdownEndsStreamsCleanly(t *testing.T) {
-	s := testutil.Start(t)
+func TestShutdownEndsStreamsCleanly(t *testing.T) { streamModes(t, testShutdownEndsStreamsCleanly) }
+
+func testShutdownEndsStreamsCleanly(t *testing.T, mode testutil.Option) {
+	s := testutil.Start(t, mode)
 	ctx := context.Background()
 	id, err := s.Admin().CreateTask(ctx, 10, nil, "")
 	if err != nil {
@@ -75,8 +80,10 @@ func TestShutdownEndsStreamsCleanly(t *testing.T) {
 
 // TestRevokeEndsStreams: revoking a key ends its open streams and its
 // token stops working; other keys' streams go on.
-func TestRevokeEndsStreams(t *testing.T) {
-	s := testutil.Start(t)
+func TestRevokeEndsStreams(t *testing.T) { streamModes(t, testRevokeEndsStreams) }
+
+func testRevokeEndsStreams(t *testing.T, mode testutil.Option) {
+	s := testutil.Start(t, mode)
 	ctx := context.Background()
 	s.CreateGroup(t, "default", "g")
 	u := s.CreateKey(t, "user", "default", []string{"g"}, "")

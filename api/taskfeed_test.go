@@ -251,8 +251,10 @@ func TestTaskFeedResume(t *testing.T) {
 
 // TestSlowSubscriberEnded: a subscriber that stops reading is ended once its
 // queue is full, while 100 others keep receiving everything.
-func TestSlowSubscriberEnded(t *testing.T) {
-	s := testutil.Start(t, testutil.WithConfig(func(c *api.Config) { c.QueueSize = 16; c.WriteTimeout = 2 * time.Second }))
+func TestSlowSubscriberEnded(t *testing.T) { streamModes(t, testSlowSubscriberEnded) }
+
+func testSlowSubscriberEnded(t *testing.T, mode testutil.Option) {
+	s := testutil.Start(t, mode, testutil.WithConfig(func(c *api.Config) { c.QueueSize = 16; c.WriteTimeout = 2 * time.Second }))
 	ctx := context.Background()
 	svc := s.CreateKey(t, "service", "default", nil, "")
 	c := s.Client(svc.Token)

@@ -236,7 +236,7 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 
 	if e.Task.Finished() {
-		st := a.openStream(w)
+		st := a.openStream(w, r, nil)
 		defer st.close()
 		if recognized {
 			if _, err := st.replay(ctx, e.Subject, after, e.Seq, nil); err != nil {
@@ -260,8 +260,7 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 
 	sub := &hub.Sub{Topics: []string{"task/" + id}, Key: k.AccessKey}
 	start := a.hub.Subscribe(sub)
-	defer a.hub.Unsubscribe(sub)
-	st := a.openStream(w)
+	st := a.openStream(w, r, sub)
 	defer st.close()
 	if !recognized {
 		after = herald.ID{}
@@ -271,16 +270,17 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 		a.streamFailed(r, err)
 		return
 	}
-	if !ended {
-		err = st.live(ctx, sub, func(d *hub.Delivery) bool {
-			st.addRecord(d.Msg, d.Frames)
-			ended = recordEnds(d.Msg)
-			return ended
-		})
-		if err != nil || !ended {
-			return
-		}
+	if ended {
+		st.addSynthetic("server_close", closeData)
+		_ = st.flush()
+		return
 	}
-	st.addSynthetic("server_close", closeData)
-	_ = st.flush()
+	st.live(ctx, func(d *hub.Delivery) bool {
+		st.addRecord(d.Msg, d.Frames)
+		if !recordEnds(d.Msg) {
+			return false
+		}
+		st.addSynthetic("server_close", closeData)
+		return true
+	})
 }

@@ -34,6 +34,7 @@ type drainer struct {
 	got   atomic.Uint64 // deliveries received
 	bytes uint64        // frame bytes "written" (keeps the loads live)
 	wakes uint64        // times the handler woke up with deliveries
+	mu    sync.Mutex    // serializes serve (as stream.mu does)
 	_     [32]byte
 }
 
@@ -78,8 +79,28 @@ func (d *drainer) run(wg *sync.WaitGroup) {
 	}
 }
 
+// serve is the drainer as api/stream.go's serve runs it on the hub's
+// writers (Hub.Serve): arm, take everything queued, "write" once.
+func (d *drainer) serve() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := uint64(0)
+	for {
+		x, ok := d.sub.Next()
+		if !ok {
+			break
+		}
+		n++
+		d.bytes += uint64(len(x.Frames[0]))
+	}
+	if n > 0 {
+		d.wakes++
+		d.got.Add(n)
+	}
+}
+
 // fanout is a hub with subscribers spread evenly over topics, each with a
-// draining goroutine.
+// draining goroutine (or served by the hub's writers).
 type fanout struct {
 	h      *hub.Hub
 	topics []string
@@ -87,7 +108,11 @@ type fanout struct {
 	wg     sync.WaitGroup
 }
 
-func newFanout(total, topics int) *fanout {
+func newFanout(total, topics int) *fanout { return newFanoutMode(total, topics, false) }
+
+// newFanoutMode is newFanout with the subscribers served by the hub's
+// writers (served) instead of a goroutine each.
+func newFanoutMode(total, topics int, served bool) *fanout {
 	f := &fanout{h: hub.New(benchQueue), topics: make([]string, topics), subs: make([][]*drainer, topics)}
 	for i := range f.topics {
 		f.topics[i] = fmt.Sprintf("task/%08d-0000-4000-8000-000000000000", i)
@@ -97,6 +122,10 @@ func newFanout(total, topics int) *fanout {
 		d := &drainer{sub: &hub.Sub{Topics: []string{f.topics[t]}, Key: fmt.Sprintf("key%d", i%100)}}
 		f.h.Subscribe(d.sub)
 		f.subs[t] = append(f.subs[t], d)
+		if served {
+			f.h.Serve(d.sub, d.serve)
+			continue
+		}
 		f.wg.Add(1)
 		go d.run(&f.wg)
 	}
@@ -131,8 +160,10 @@ func (f *fanout) close(b *testing.B) {
 	var got, wakes uint64
 	for _, subs := range f.subs {
 		for _, d := range subs {
+			d.mu.Lock()
 			got += d.got.Load()
 			wakes += d.wakes
+			d.mu.Unlock()
 		}
 	}
 	if wakes > 0 {
@@ -198,6 +229,19 @@ func BenchmarkFanoutSpread(b *testing.B) {
 			f := newFanout(total, total/perTopic)
 			defer f.close(b)
 			f.run(b, perTopic)
+		})
+	}
+}
+
+// BenchmarkFanoutServed is BenchmarkFanout with the subscribers served by
+// the hub's writers (Hub.Serve, as the api's streams are) instead of a
+// goroutine blocking on each queue.
+func BenchmarkFanoutServed(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
+			f := newFanoutMode(n, 1, true)
+			defer f.close(b)
+			f.run(b, n)
 		})
 	}
 }

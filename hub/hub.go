@@ -3,6 +3,10 @@
 // it follows) and has a bounded queue; Dispatch never blocks: a subscriber
 // whose queue is full is ended and resumes by id.
 //
+// A subscriber is drained either by a goroutine of its own (C) or by the
+// hub's few writer goroutines (Serve), which take turns over the streams
+// with deliveries queued and write each one's backlog in one write.
+//
 // Registration and dispatch are ordered so that a subscriber learns the
 // sequence it starts after (Subscribe's result): every record above it is
 // delivered live, every record at or below it must be read from history.
@@ -13,6 +17,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 const shardCount = 64
@@ -28,6 +33,8 @@ type Hub struct {
 
 	queueSize int
 	stats     Stats
+	pool      writerPool
+	gen       atomic.Uint64 // Dispatch calls that delivered to a served subscriber
 }
 
 type shard struct {
@@ -48,6 +55,7 @@ func New(queueSize int) *Hub {
 		queueSize = 256
 	}
 	h := &Hub{seed: maphash.MakeSeed(), byKey: map[string]map[*Sub]struct{}{}, queueSize: queueSize}
+	h.pool.init()
 	for i := range h.shards {
 		h.shards[i].subs = map[string]map[*Sub]struct{}{}
 	}
@@ -68,7 +76,7 @@ func (h *Hub) shard(topic string) *shard {
 // after: records with a higher sequence reach s.C; those at or below must
 // come from history (s drops live deliveries at or below it itself).
 func (h *Hub) Subscribe(s *Sub) uint64 {
-	s.c = make(chan *Delivery, h.queueSize)
+	s.qsize = h.queueSize
 	s.done = make(chan struct{})
 	for _, t := range s.Topics {
 		sh := h.shard(t)
@@ -123,13 +131,28 @@ func (h *Hub) Unsubscribe(s *Sub) {
 		h.keysMu.Unlock()
 	}
 	h.stats.Subscribers.Add(-1)
-	s.end(EndUnsubscribed)
+	s.serve.Store(nil) // its stream is over: no more turns
+	h.end(s, EndUnsubscribed)
+}
+
+// end ends s for r (see Sub.end); a served subscriber gets a turn to see
+// it.
+func (h *Hub) end(s *Sub, r EndReason) bool {
+	if !s.end(r) {
+		return false
+	}
+	h.Kick(s)
+	return true
 }
 
 // Dispatch delivers d to every subscriber of its topics whose Match
-// accepts it. It never blocks. Call it from one goroutine, in sequence order.
+// accepts it. It never waits for a subscriber: one whose queue is full is
+// ended. It may wait (up to a second) for the hub's writers when they fall
+// behind (see Serve). Call it from one goroutine, in sequence order.
 func (h *Hub) Dispatch(d *Delivery, topics ...string) {
 	h.cur.Store(d.Seq)
+	gen := h.gen.Load() + 1
+	woke := false
 	for _, t := range topics {
 		sh := h.shard(t)
 		sh.mu.RLock()
@@ -138,15 +161,39 @@ func (h *Hub) Dispatch(d *Delivery, topics ...string) {
 				continue
 			}
 			select {
-			case s.c <- d:
+			case s.queue() <- d:
 				h.stats.Delivered.Add(1)
+				if s.serve.Load() != nil {
+					h.wake(s, gen)
+					woke = true
+				}
 			default:
-				if s.end(EndSlow) {
+				if h.end(s, EndSlow) {
 					h.stats.EndedSlow.Add(1)
 				}
 			}
 		}
 		sh.mu.RUnlock()
+	}
+	if woke {
+		h.gen.Store(gen)
+		h.pool.waitCaughtUp(gen, dispatchLag(h.queueSize), time.Second)
+	}
+}
+
+// dispatchLag is how many dispatches the writers may fall behind before
+// the dispatcher waits for them: 8, or a quarter of small queues. It also
+// bounds how many events one write carries under load, and so the latency
+// that batching adds.
+func dispatchLag(queueSize int) uint64 {
+	return uint64(min(8, max(1, queueSize/4)))
+}
+
+// EndSlow ends s as a slow consumer: its client took no write for the
+// write timeout. It resumes by id.
+func (h *Hub) EndSlow(s *Sub) {
+	if h.end(s, EndSlow) {
+		h.stats.EndedSlow.Add(1)
 	}
 }
 
@@ -162,7 +209,7 @@ func (h *Hub) EndKey(key string) {
 	}
 	h.keysMu.Unlock()
 	for _, s := range subs {
-		s.end(EndRevoked)
+		h.end(s, EndRevoked)
 	}
 }
 
@@ -173,7 +220,7 @@ func (h *Hub) EndAll() {
 		sh.mu.RLock()
 		for _, m := range sh.subs {
 			for s := range m {
-				s.end(EndShutdown)
+				h.end(s, EndShutdown)
 			}
 		}
 		sh.mu.RUnlock()

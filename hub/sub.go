@@ -41,15 +41,48 @@ type Sub struct {
 	// subscribed topic; it must be fast and must not block.
 	Match func(*Delivery) bool
 
-	c       chan *Delivery
+	c       atomic.Pointer[chan *Delivery] // made on first use (see queue)
+	qsize   int
 	done    chan struct{}
 	reason  atomic.Int32
 	removed atomic.Bool
 	start   uint64
+	serve   atomic.Pointer[func()] // set by Hub.Serve
+	turn    atomic.Int32           // turn state when served
+	woken   atomic.Uint64          // the dispatch that woke it while its turn ran
 }
 
 // C is the subscriber's queue.
-func (s *Sub) C() <-chan *Delivery { return s.c }
+func (s *Sub) C() <-chan *Delivery { return s.queue() }
+
+// Next takes the next queued delivery without waiting (and without making
+// the queue of a subscriber that never got one).
+func (s *Sub) Next() (*Delivery, bool) {
+	p := s.c.Load()
+	if p == nil {
+		return nil, false
+	}
+	select {
+	case d := <-*p:
+		return d, true
+	default:
+		return nil, false
+	}
+}
+
+// queue returns the subscriber's queue, making it on first use: a
+// subscriber that never gets a delivery (an idle stream) costs no queue
+// (a queue of 256 is 2 KiB).
+func (s *Sub) queue() chan *Delivery {
+	if p := s.c.Load(); p != nil {
+		return *p
+	}
+	c := make(chan *Delivery, s.qsize)
+	if s.c.CompareAndSwap(nil, &c) {
+		return c
+	}
+	return *s.c.Load()
+}
 
 // Done is closed when the hub ended the subscription.
 func (s *Sub) Done() <-chan struct{} { return s.done }

@@ -1,0 +1,245 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/sse"
+)
+
+// served is the state of a stream that the hub's writers serve (see
+// stream): after hand, only the writer taking the stream's turn, or the
+// goroutine finishing a blocked write, touches the stream.
+type served struct {
+	handed bool // given to the writers: its handler leaves it alone
+	handle func(*hub.Delivery) bool
+	// wrote is when the stream last wrote (unix ns); the wheel reads it.
+	wrote atomic.Int64
+	// blocked: the client did not take a write at once, and a goroutine
+	// of the stream's own finishes it; it owns pending meanwhile.
+	blocked  atomic.Bool
+	pending  []byte
+	stopping bool // handle said stop: end once pending is written
+	over     bool // ended
+}
+
+// takeOver takes an HTTP/1.1 connection over from net/http (hijack) and
+// buffers the response head; the body runs until the connection closes.
+// It reports false, touching nothing, when the stream stays with net/http:
+// HTTP/2, TLS, a ResponseWriter that cannot be taken over, or
+// Config.HandlerWrites.
+func (a *API) takeOver(s *stream, w http.ResponseWriter, r *http.Request) bool {
+	if a.cfg.HandlerWrites || r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.TLS != nil {
+		return false
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	h := w.Header()
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	h.Set("Connection", "close")
+	var head bytes.Buffer
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = h.Write(&head)
+	head.WriteString("\r\n")
+	s.conn, s.raw, s.buf = conn, rawConnOf(conn), head.Bytes()
+	return true
+}
+
+// hand gives the stream to the hub's writers; the handler must return
+// without touching it again.
+func (s *stream) hand(handle func(*hub.Delivery) bool) {
+	s.handle = handle
+	if !s.deadline.IsZero() {
+		_ = s.conn.SetWriteDeadline(time.Time{}) // turns never wait; blocked writes set their own
+		s.deadline = time.Time{}
+	}
+	s.buf = nil
+	s.wrote.Store(s.lastFlush.UnixNano())
+	s.handed = true
+	s.a.wheel.add(s)
+	s.a.hub.Serve(s.sub, s.serve)
+}
+
+// bufs lends turns a buffer to build their write in, so an idle stream
+// holds none.
+var bufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// serve is the stream's turn on a hub writer: take everything queued,
+// buffer what handle accepts (or a keepalive when one is due) and write it
+// in one write that does not wait. What the client does not take at once
+// is finished by a goroutine of the stream's own (finishWrite), so a
+// client that does not read never holds up a writer.
+func (s *stream) serve() {
+	if s.blocked.Load() {
+		if s.sub.Reason() != hub.EndNone {
+			_ = s.conn.Close() // ended meanwhile: cut the write short
+		}
+		return
+	}
+	if s.over {
+		return
+	}
+	if s.sub.Reason() != hub.EndNone {
+		s.end()
+		return
+	}
+	bp := bufs.Get().(*[]byte)
+	s.buf = (*bp)[:0]
+	start := s.sub.Start()
+	stop := false
+	for !stop {
+		d, ok := s.sub.Next()
+		if !ok {
+			break
+		}
+		if d.Seq > start {
+			stop = s.handle(d)
+		}
+	}
+	now := time.Now().UnixNano()
+	if len(s.buf) == 0 && s.a.keepaliveDue(now-s.wrote.Load()) {
+		if peerGone(s.raw) {
+			s.end()
+			s.buf = nil
+			return
+		}
+		s.buf = sse.AppendComment(s.buf, "keepalive")
+	}
+	var err error
+	if len(s.buf) > 0 {
+		var n int
+		n, err = writeNow(s.raw, s.buf)
+		s.wrote.Store(now)
+		if err == nil && n < len(s.buf) {
+			s.pending = append([]byte(nil), s.buf[n:]...)
+			s.stopping = stop
+			s.blocked.Store(true)
+			go s.finishWrite()
+		}
+	}
+	if cap(s.buf) <= 64<<10 {
+		*bp = s.buf[:0]
+		bufs.Put(bp)
+	}
+	s.buf = nil
+	if err != nil || (stop && !s.blocked.Load()) {
+		s.end()
+	}
+}
+
+// finishWrite writes what the client did not take at once, waiting up to
+// the write timeout: a client that takes nothing for that long is a slow
+// consumer and is ended (it resumes by id).
+func (s *stream) finishWrite() {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.a.cfg.WriteTimeout))
+	_, err := s.conn.Write(s.pending)
+	_ = s.conn.SetWriteDeadline(time.Time{})
+	s.pending = nil
+	s.wrote.Store(time.Now().UnixNano())
+	if err != nil || s.stopping {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.a.hub.EndSlow(s.sub)
+		}
+		s.end()
+		s.blocked.Store(false)
+		return
+	}
+	s.blocked.Store(false)
+	s.a.hub.Kick(s.sub) // what was queued meanwhile
+}
+
+// end closes a served stream: its subscription, its connection (the end
+// of the response) and its place on the wheel.
+func (s *stream) end() {
+	if s.over {
+		return
+	}
+	s.over = true
+	s.a.wheel.remove(s)
+	s.a.hub.Unsubscribe(s.sub)
+	_ = s.conn.Close()
+	s.handle = nil
+	s.a.streams.Add(-1)
+}
+
+// wheel is the set of served streams, for keepalives: one ticker for all
+// of them instead of a timer each.
+type wheel struct {
+	mu      sync.Mutex
+	streams map[*stream]struct{}
+}
+
+func (w *wheel) add(s *stream) {
+	w.mu.Lock()
+	if w.streams == nil {
+		w.streams = map[*stream]struct{}{}
+	}
+	w.streams[s] = struct{}{}
+	w.mu.Unlock()
+}
+
+func (w *wheel) remove(s *stream) {
+	w.mu.Lock()
+	delete(w.streams, s)
+	w.mu.Unlock()
+}
+
+func (w *wheel) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.streams)
+}
+
+// wheelTick is how often the wheel looks for quiet streams: a 32nd of the
+// keepalive period, between 10ms and 250ms (a look at 20,000 streams takes
+// well under a millisecond).
+func (a *API) wheelTick() time.Duration {
+	return min(max(a.cfg.Keepalive/32, 10*time.Millisecond), 250*time.Millisecond)
+}
+
+// keepaliveDue reports whether a stream quiet for quiet ns is due a
+// keepalive: within half a wheel tick of the keepalive period, so
+// keepalives go out on time ± half a tick.
+func (a *API) keepaliveDue(quiet int64) bool {
+	return a.cfg.Keepalive > 0 && quiet >= int64(a.cfg.Keepalive-a.wheelTick()/2)
+}
+
+// runWheel gives every served stream that is due a keepalive a turn, each
+// wheel tick, until ctx ends.
+func (a *API) runWheel(ctx context.Context) {
+	if a.cfg.Keepalive <= 0 {
+		return
+	}
+	t := time.NewTicker(a.wheelTick())
+	defer t.Stop()
+	var due []*stream
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now().UnixNano()
+		a.wheel.mu.Lock()
+		for s := range a.wheel.streams {
+			if a.keepaliveDue(now - s.wrote.Load()) {
+				due = append(due, s)
+			}
+		}
+		a.wheel.mu.Unlock()
+		for _, s := range due {
+			a.hub.Kick(s.sub)
+		}
+		clear(due)
+		due = due[:0]
+	}
+}

@@ -1,0 +1,177 @@
+package hub
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// served is a subscriber served by the hub's writers, recording what it
+// got and whether its serve function ever ran twice at once.
+type served struct {
+	s       *Sub
+	mu      sync.Mutex
+	got     []uint64
+	turns   atomic.Int64
+	running atomic.Int32
+	overlap atomic.Bool
+	take    atomic.Bool // drain the queue (false: a client that takes nothing)
+	pause   atomic.Bool // sleep after each delivery, so dispatches land meanwhile
+}
+
+func (x *served) serve() {
+	if x.running.Add(1) != 1 {
+		x.overlap.Store(true)
+	}
+	defer x.running.Add(-1)
+	x.turns.Add(1)
+	if !x.take.Load() {
+		return
+	}
+	for {
+		d, ok := x.s.Next()
+		if !ok {
+			break
+		}
+		x.mu.Lock()
+		x.got = append(x.got, d.Seq)
+		x.mu.Unlock()
+		if x.pause.Load() {
+			time.Sleep(time.Microsecond)
+		}
+	}
+}
+
+func (x *served) count() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return len(x.got)
+}
+
+func serveSubs(h *Hub, n int, topic string) []*served {
+	xs := make([]*served, n)
+	for i := range xs {
+		xs[i] = &served{s: &Sub{Topics: []string{topic}, Key: "k"}}
+		xs[i].take.Store(true)
+		h.Subscribe(xs[i].s)
+		h.Serve(xs[i].s, xs[i].serve)
+	}
+	return xs
+}
+
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestServeInOrder: subscribers served by several writers get every record
+// once, in order, and no serve function runs twice at once.
+func TestServeInOrder(t *testing.T) {
+	h := New(4096)
+	h.pool.max = 4
+	xs := serveSubs(h, 50, "t")
+	for _, x := range xs {
+		x.pause.Store(true)
+	}
+	const records = 2000
+	for seq := uint64(1); seq <= records; seq++ {
+		h.Dispatch(delivery(seq), "t")
+	}
+	for _, x := range xs {
+		waitUntil(t, 10*time.Second, "every record served", func() bool { return x.count() >= records })
+		x.mu.Lock()
+		for i, seq := range x.got {
+			if seq != uint64(i+1) {
+				t.Fatalf("delivery %d is record %d", i, seq)
+			}
+		}
+		x.mu.Unlock()
+		if x.overlap.Load() {
+			t.Fatal("a serve function ran twice at once")
+		}
+	}
+	if n := h.Stats().EndedSlow.Load(); n != 0 {
+		t.Fatalf("%d ended as slow", n)
+	}
+}
+
+// TestServeStuckSubscriber: a subscriber whose client takes nothing does
+// not hold up the dispatcher or the others: its queue overflows and it is
+// ended as slow, while the others get everything.
+func TestServeStuckSubscriber(t *testing.T) {
+	h := New(8)
+	stuck := serveSubs(h, 1, "t")[0]
+	stuck.take.Store(false)
+	others := serveSubs(h, 20, "t")
+	const records = 100
+	start := time.Now()
+	for seq := uint64(1); seq <= records; seq++ {
+		h.Dispatch(delivery(seq), "t")
+		time.Sleep(200 * time.Microsecond) // a queue of 8 is enough for the others
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("dispatching took %v", d)
+	}
+	select {
+	case <-stuck.s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stuck subscriber was not ended")
+	}
+	if stuck.s.Reason() != EndSlow {
+		t.Fatalf("ended for %v, want slow", stuck.s.Reason())
+	}
+	for _, x := range others {
+		waitUntil(t, 5*time.Second, "the others served", func() bool { return x.count() >= records })
+	}
+	if n := h.Stats().EndedSlow.Load(); n != 1 {
+		t.Fatalf("%d ended as slow, want only the stuck one", n)
+	}
+}
+
+// TestServeTurnOnEndAndKick: a served subscriber gets a turn when the hub
+// ends it (so its stream can finish) and when kicked with nothing queued;
+// after Unsubscribe it gets no more turns.
+func TestServeTurnOnEndAndKick(t *testing.T) {
+	h := New(8)
+	x := serveSubs(h, 1, "t")[0]
+	waitUntil(t, 5*time.Second, "the first turn", func() bool { return x.turns.Load() == 1 })
+	h.Kick(x.s)
+	waitUntil(t, 5*time.Second, "a turn after Kick", func() bool { return x.turns.Load() == 2 })
+	h.EndKey("k")
+	waitUntil(t, 5*time.Second, "a turn after the end", func() bool { return x.turns.Load() == 3 })
+	if x.s.Reason() != EndRevoked {
+		t.Fatalf("reason %v", x.s.Reason())
+	}
+	h.Unsubscribe(x.s)
+	h.Kick(x.s)
+	h.Dispatch(delivery(1), "t")
+	time.Sleep(20 * time.Millisecond)
+	if n := x.turns.Load(); n != 3 {
+		t.Fatalf("%d turns after Unsubscribe, want 3", n)
+	}
+}
+
+// TestIdleSubscriberHasNoQueue: a subscriber that never got a delivery
+// holds no queue.
+func TestIdleSubscriberHasNoQueue(t *testing.T) {
+	h := New(256)
+	s := &Sub{Topics: []string{"a"}}
+	h.Subscribe(s)
+	if s.c.Load() != nil {
+		t.Fatal("queue made at Subscribe")
+	}
+	if _, ok := s.Next(); ok || s.c.Load() != nil {
+		t.Fatal("Next made a queue")
+	}
+	h.Dispatch(delivery(1), "a")
+	if d, ok := s.Next(); !ok || d.Seq != 1 {
+		t.Fatal("the delivery is not queued")
+	}
+}
