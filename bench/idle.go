@@ -68,12 +68,21 @@ func idleOnce(ctx context.Context, o *Options, c IdleConfig) (*Result, error) {
 
 	// Warm the server's code paths with a few streams, then take the
 	// baseline.
+	var before map[string]float64
+	if isHerald {
+		before, _ = scrape(ht.base, heraldMem...)
+	}
 	warm := newSubPool(tgt, o.Sources, 2048)
 	if err := warm.open(ctx, 50, 16, nopProgress{}); err != nil {
 		warm.close()
 		return nil, err
 	}
 	warm.close()
+	if before != nil {
+		// herald notices a closed idle stream at its next keepalive: wait
+		// for the warm-up streams to be gone from the baseline.
+		waitGauge(ctx, ht.base, "herald_sse_connections", before["herald_sse_connections"], 2*c.Keepalive+2*time.Second)
+	}
 	mem0, err := settledMemory(ctx, use, c.Settle)
 	if err != nil {
 		return nil, err
@@ -189,4 +198,16 @@ func settledMemory(ctx context.Context, use usage, settle time.Duration) (int64,
 	}
 	slices.Sort(ms)
 	return ms[2], nil
+}
+
+// waitGauge polls base's /metrics until gauge is at most want, or within
+// passed.
+func waitGauge(ctx context.Context, base, gauge string, want float64, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if m, err := scrape(base, gauge); err == nil && m[gauge] <= want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
