@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,6 +29,8 @@ type serveOpts struct {
 	corsOrigins                                          []string
 	strictLookup                                         bool
 	queueSize                                            int
+	cpuprofile                                           string
+	handlerWrites                                        bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -64,6 +67,10 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.DurationVar(&o.heartbeat, "heartbeat-interval", 10*time.Second, "push jobs: node heartbeat interval (down after 3 missed)")
 	f.BoolVar(&o.strictLookup, "strict-session-lookup", false, "refuse /events/session for a sessionId that matches no visible session")
 	f.IntVar(&o.queueSize, "queue-size", 256, "events queued per subscriber before a slow one is disconnected")
+	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server to this file until it stops (for herald bench --server-arg)")
+	_ = f.MarkHidden("cpuprofile")
+	f.BoolVar(&o.handlerWrites, "handler-writes", false, "write every stream from its own goroutine, as TLS and HTTP/2 streams are (for comparison)")
+	_ = f.MarkHidden("handler-writes")
 	return cmd
 }
 
@@ -119,6 +126,17 @@ func runServe(ctx context.Context, o serveOpts) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -142,7 +160,8 @@ func runServe(ctx context.Context, o serveOpts) error {
 		log.Info("embedded NATS exposed", "url", u)
 	}
 	a := api.New(api.Config{
-		Keepalive: o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
+		HandlerWrites: o.handlerWrites,
+		Keepalive:     o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
 	}, st, log)
