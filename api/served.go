@@ -33,10 +33,10 @@ type served struct {
 // takeOver takes an HTTP/1.1 connection over from net/http (hijack) and
 // buffers the response head; the body runs until the connection closes.
 // It reports false, touching nothing, when the stream stays with net/http:
-// HTTP/2, TLS, a ResponseWriter that cannot be taken over, or
+// HTTP/2, TLS, HEAD, a ResponseWriter that cannot be taken over, or
 // Config.HandlerWrites.
 func (a *API) takeOver(s *stream, w http.ResponseWriter, r *http.Request) bool {
-	if a.cfg.HandlerWrites || r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.TLS != nil {
+	if a.cfg.HandlerWrites || r.Method != http.MethodGet || r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.TLS != nil {
 		return false
 	}
 	conn, _, err := http.NewResponseController(w).Hijack()
