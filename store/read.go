@@ -80,7 +80,7 @@ func decodeDirect(m *nats.Msg) (Msg, error) {
 	}
 	out := Msg{Subject: m.Header.Get(jetstream.SubjectHeader), Seq: seq, MsgID: m.Header.Get(jetstream.MsgIDHeader)}
 	out.Time, _ = time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
-	if err := json.Unmarshal(m.Data, &out.Record); err != nil {
+	if err := decodeRecord(m.Data, &out.Record); err != nil {
 		return Msg{}, fmt.Errorf("store: decode record %d: %w", seq, err)
 	}
 	return out, nil

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -101,7 +100,7 @@ func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, 
 		if h := m.Headers(); h != nil {
 			msg.MsgID = h.Get(jetstream.MsgIDHeader)
 		}
-		if err := json.Unmarshal(m.Data(), &msg.Record); err != nil {
+		if err := decodeRecord(m.Data(), &msg.Record); err != nil {
 			return fmt.Errorf("store: decode record %d: %w", msg.Seq, err)
 		}
 		if err := fn(msg); err != nil {
