@@ -356,18 +356,27 @@ func (d *recordDecoder) plainString() ([]byte, bool) {
 		return nil, false
 	}
 	start := d.i
-	for i := start; i < len(d.b); i++ {
-		c := d.b[i]
-		if c == '"' {
-			d.i = i + 1
-			return d.b[start:i], true
-		}
-		if c < 0x20 || c == '\\' || c >= utf8.RuneSelf {
-			return nil, false
-		}
+	i := start
+	for i < len(d.b) && !plainStop[d.b[i]] {
+		i++
+	}
+	if i < len(d.b) && d.b[i] == '"' {
+		d.i = i + 1
+		return d.b[start:i], true
 	}
 	return nil, false
 }
+
+// plainStop and stringStop mark the bytes that end a run of string
+// contents: the quote, a backslash, control bytes, and for plain strings
+// non-ASCII.
+var plainStop, stringStop = func() (p, s [256]bool) {
+	for c := range 256 {
+		s[c] = c < 0x20 || c == '"' || c == '\\'
+		p[c] = s[c] || c >= utf8.RuneSelf
+	}
+	return p, s
+}()
 
 // rawValue consumes one JSON value, checking its syntax as encoding/json
 // does, and returns its bytes (aliasing the input). Like encoding/json
@@ -439,8 +448,13 @@ func (d *recordDecoder) skipValue(depth int) bool {
 func (d *recordDecoder) skipString() bool {
 	i := d.i + 1
 	for i < len(d.b) {
-		c := d.b[i]
-		switch {
+		for i < len(d.b) && !stringStop[d.b[i]] {
+			i++
+		}
+		if i >= len(d.b) {
+			return false
+		}
+		switch c := d.b[i]; {
 		case c == '"':
 			d.i = i + 1
 			return true

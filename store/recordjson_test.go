@@ -102,3 +102,32 @@ func FuzzDecodeRecord(f *testing.F) {
 		checkDecode(t, data)
 	})
 }
+
+// BenchmarkDecodeRecord: a session record as Commit writes it, with
+// decodeRecord and with encoding/json.
+func BenchmarkDecodeRecord(b *testing.B) {
+	data, err := json.Marshal(sessionBenchRecord("bench-1", 1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for range b.N {
+			var r Record
+			if err := decodeRecord(data, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for range b.N {
+			var r Record
+			if err := json.Unmarshal(data, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
