@@ -88,3 +88,89 @@ func BenchmarkCommit(b *testing.B) {
 		})
 	}
 }
+
+// sessionBenchRecord is a typical session transition as api writes it: the
+// session snapshot and one event.
+func sessionBenchRecord(sid string, i int) Record {
+	at := time.Date(2025, 1, 1, 12, 0, 0, i*1000, time.UTC).Format(time.RFC3339Nano)
+	return Record{
+		Kind: "session", Domain: "bench", Owner: "AKbench0000000000001", Group: "g1", Entity: sid,
+		Snapshot: json.RawMessage(`{"sessionId":"` + sid + `","ownerAccessKey":"AKbench0000000000001","domain":"bench","group":"g1","state":"started","reason":"1736000000000000000","createdAt":"` + at + `","updatedAt":"` + at + `"}`),
+		Events: []lifecycle.Event{{Name: "session_started", Data: json.RawMessage(
+			`{"sessionId":"` + sid + `","ownerAccessKey":"AKbench0000000000001","group":"g1","state":"started","reason":"1736000000000000000","at":"` + at + `"}`)}},
+	}
+}
+
+// fillSessions commits n session records spread over `sessions` subjects
+// of one owner, with `sessions` concurrent writers (like herald bench
+// resume's backlog), and returns the owner's filter subject.
+func fillSessions(b *testing.B, s *Store, n, sessions int) string {
+	b.Helper()
+	ctx := context.Background()
+	var next atomic.Int64
+	errs := make(chan error, sessions)
+	for w := range sessions {
+		go func() {
+			sid := fmt.Sprintf("bench-%d", w)
+			subj := Subject("session", "bench", "AKbench0000000000001", sid)
+			var last uint64
+			for {
+				i := int(next.Add(1))
+				if i > n {
+					errs <- nil
+					return
+				}
+				ack, err := s.Commit(ctx, Append{Subject: subj, ExpectSeq: last, Record: sessionBenchRecord(sid, i)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				last = ack.Seq
+			}
+		}()
+	}
+	for range sessions {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	return Subject("session", "bench", "AKbench0000000000001") + ".*"
+}
+
+// BenchmarkRead measures Read of a 100,000-record backlog of one owner's
+// sessions (the resume path of a session feed): the whole range, through
+// the owner's wildcard filter.
+func BenchmarkRead(b *testing.B) {
+	const n = 100000
+	s := openBench(b, false)
+	filter := fillSessions(b, s, n, 32)
+	_, last, _, err := s.Info(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("owner-100k", func(b *testing.B) {
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			got := 0
+			var prev uint64
+			err := s.Read(ctx, filter, 0, last, func(m Msg) error {
+				if m.Seq <= prev || len(m.Record.Events) != 1 {
+					return fmt.Errorf("record %d after %d: %d events", m.Seq, prev, len(m.Record.Events))
+				}
+				prev = m.Seq
+				got++
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got != n {
+				b.Fatalf("read %d records, want %d", got, n)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}

@@ -64,6 +64,8 @@ type Store struct {
 	epoch  string
 	// replicas of the stream: reads use direct gets only when it is 1.
 	replicas int
+	// bulk holds a token per consumer that a long Read uses.
+	bulk chan struct{}
 }
 
 // Open starts (or connects to) the store and makes sure the stream exists.
@@ -77,7 +79,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = time.Second
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger}
+	s := &Store{cfg: cfg, log: cfg.Logger, bulk: make(chan struct{}, maxBulkReads)}
 	var err error
 	if len(cfg.URLs) == 0 {
 		err = s.startEmbedded()

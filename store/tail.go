@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -23,17 +22,19 @@ var errStop = errors.New("stop")
 
 // Read calls fn for every record on subject (a subject or a wildcard filter)
 // with after < seq ≤ upto, in order. It returns nil once the range is
-// exhausted, even if fewer records exist. It creates no JetStream
-// consumer on a single-replica stream (batched direct gets); on a
-// replicated one it uses a short-lived consumer served by the leader, so a
-// lagging replica cannot leave a gap.
+// exhausted, even if fewer records exist. On a single-replica stream it
+// reads with batched direct gets, and finishes a long history (more than
+// bulkRead records left after the first batch) with a short-lived
+// consumer, at most maxBulkReads of them at once; on a replicated stream
+// it uses a short-lived consumer served by the leader, so a lagging
+// replica cannot leave a gap.
 func (s *Store) Read(ctx context.Context, subject string, after, upto uint64, fn func(Msg) error) error {
 	if upto <= after {
 		return nil
 	}
 	var err error
 	if s.replicas <= 1 {
-		err = s.readDirect(ctx, subject, after+1, upto, fn)
+		err = s.readSingle(ctx, subject, after+1, upto, fn)
 	} else {
 		err = s.consume(ctx, subject, after+1, upto, fn)
 	}
@@ -41,6 +42,23 @@ func (s *Store) Read(ctx context.Context, subject string, after, upto uint64, fn
 		return nil
 	}
 	return err
+}
+
+// readSingle reads a single-replica stream: direct gets, then a consumer
+// for the bulk of a long history when a slot is free.
+func (s *Store) readSingle(ctx context.Context, subject string, from, upto uint64, fn func(Msg) error) error {
+	next, more, err := s.readDirect(ctx, subject, from, upto, true, fn)
+	if err != nil || !more {
+		return err
+	}
+	select {
+	case s.bulk <- struct{}{}:
+		defer func() { <-s.bulk }()
+		return s.consume(ctx, subject, next, upto, fn)
+	default:
+		_, _, err = s.readDirect(ctx, subject, next, upto, false, fn)
+		return err
+	}
 }
 
 func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, fn func(Msg) error) error {
@@ -77,6 +95,13 @@ func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, 
 			}
 		}()
 	}
+	if upto > 0 {
+		// Nothing left to read (purged since the caller looked): a
+		// bounded read must not wait for records that never come.
+		if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+			return errStop
+		}
+	}
 	stopped := context.AfterFunc(ctx, it.Stop)
 	defer stopped()
 	for {
@@ -101,7 +126,7 @@ func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, 
 		if h := m.Headers(); h != nil {
 			msg.MsgID = h.Get(jetstream.MsgIDHeader)
 		}
-		if err := json.Unmarshal(m.Data(), &msg.Record); err != nil {
+		if err := decodeRecord(m.Data(), &msg.Record); err != nil {
 			return fmt.Errorf("store: decode record %d: %w", msg.Seq, err)
 		}
 		if err := fn(msg); err != nil {
