@@ -29,12 +29,20 @@ type Config struct {
 	// handing HTTP/1.1 streams to the hub's writers (for comparison and
 	// tests; TLS and HTTP/2 streams always stay on their handler).
 	HandlerWrites bool
+	// ReplayCache bounds (in bytes) the memory of recent deliveries that
+	// resuming clients are served from without reading the store; 0 means
+	// DefaultReplayCache, negative none.
+	ReplayCache int64
 	// VotingTimeout is how long push-job nodes may take to vote (default 60s).
 	VotingTimeout time.Duration
 	// HeartbeatInterval is the push nodes' heartbeat pace (default 10s); a
 	// node is down after 3 missed intervals.
 	HeartbeatInterval time.Duration
 }
+
+// DefaultReplayCache is the default Config.ReplayCache: 64 MiB, about
+// 60,000 recent session events.
+const DefaultReplayCache = 64 << 20
 
 // API serves herald's HTTP endpoints.
 type API struct {
@@ -64,7 +72,11 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ReplayCache == 0 {
+		cfg.ReplayCache = DefaultReplayCache
+	}
 	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(cfg.QueueSize)}
+	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)
 	a.views.OnRevoke = a.hub.EndKey
 	a.metrics = newMetrics(a)
 	a.routes()

@@ -63,6 +63,12 @@ func newMetrics(a *API) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_store_applied_sequence", Help: "Last store sequence folded into the views."},
 			func() float64 { return float64(a.views.Applied()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_replay_cache_bytes", Help: "Estimated memory of the recent deliveries kept for resuming clients (--replay-cache-mb)."},
+			func() float64 { _, b := a.hub.HistorySize(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_replay_cache_records", Help: "Recent records kept in memory for resuming clients."},
+			func() float64 { n, _ := a.hub.HistorySize(); return float64(n) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

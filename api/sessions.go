@@ -270,11 +270,11 @@ func (a *API) replayFiltered(ctx context.Context, st *stream, subject string, af
 	if from > 0 {
 		from--
 	}
-	err := a.store.Read(ctx, subject, from, upto, func(m store.Msg) error {
-		if !keep(&m) {
+	err := a.history(ctx, subject, from, upto, func(m *store.Msg, frames [][]byte) error {
+		if !keep(m) {
 			return nil
 		}
-		st.addRecord(&m, nil)
+		st.addRecord(m, frames)
 		if len(st.buf) >= 32<<10 {
 			return st.flush()
 		}

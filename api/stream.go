@@ -171,14 +171,14 @@ func (s *stream) replay(ctx context.Context, subject string, after herald.ID, up
 	if from > 0 {
 		from-- // the record of `after` may hold later events of the same transition
 	}
-	err = s.a.store.Read(ctx, subject, from, upto, func(m store.Msg) error {
-		s.addRecord(&m, nil)
+	err = s.a.history(ctx, subject, from, upto, func(m *store.Msg, frames [][]byte) error {
+		s.addRecord(m, frames)
 		if len(s.buf) >= 32<<10 {
 			if err := s.flush(); err != nil {
 				return err
 			}
 		}
-		if stop != nil && stop(&m) {
+		if stop != nil && stop(m) {
 			stopped = true
 			return errStopReplay
 		}
@@ -191,6 +191,31 @@ func (s *stream) replay(ctx context.Context, subject string, after herald.ID, up
 		err = s.flush()
 	}
 	return stopped, err
+}
+
+// history calls fn for the records of subject after `from` up to upto, in
+// order: from the hub's memory of recent deliveries (frames already
+// encoded) as far back as it reaches, from the store before that.
+func (a *API) history(ctx context.Context, subject string, from, upto uint64, fn func(m *store.Msg, frames [][]byte) error) error {
+	if from >= upto {
+		return nil
+	}
+	ds, lo := a.hub.History(from, upto)
+	if from+1 < lo {
+		err := a.store.Read(ctx, subject, from, min(upto, lo-1), func(m store.Msg) error { return fn(&m, nil) })
+		if err != nil {
+			return err
+		}
+	}
+	for _, d := range ds {
+		if !store.MatchSubject(subject, d.Msg.Subject) {
+			continue
+		}
+		if err := fn(d.Msg, d.Frames); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type stopReplay struct{}

@@ -34,6 +34,7 @@ type Hub struct {
 	queueSize int
 	stats     Stats
 	pool      writerPool
+	hist      history
 	gen       atomic.Uint64 // Dispatch calls that delivered to a served subscriber
 }
 
@@ -150,6 +151,7 @@ func (h *Hub) end(s *Sub, r EndReason) bool {
 // ended. It may wait (up to a second) for the hub's writers when they fall
 // behind (see Serve). Call it from one goroutine, in sequence order.
 func (h *Hub) Dispatch(d *Delivery, topics ...string) {
+	h.hist.remember(d) // before cur moves: a Subscribe that starts after d finds it in History
 	h.cur.Store(d.Seq)
 	gen := h.gen.Load() + 1
 	woke := false

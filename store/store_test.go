@@ -169,3 +169,29 @@ func TestReadCreatesNoConsumer(t *testing.T) {
 		t.Fatalf("%d consumers left (%v)", info.State.Consumers, err)
 	}
 }
+
+// TestMatchSubject: NATS filter semantics for the filters herald replays.
+func TestMatchSubject(t *testing.T) {
+	for _, c := range []struct {
+		filter, subject string
+		want            bool
+	}{
+		{"herald.session.>", "herald.session.d.o.s", true},
+		{"herald.session.>", "herald.session", false},
+		{"herald.session.d.>", "herald.session.d.o.s", true},
+		{"herald.session.d.>", "herald.session.e.o.s", false},
+		{"herald.session.d.o.>", "herald.session.d.o.s", true},
+		{"herald.session.d.o.>", "herald.session.d.ox.s", false},
+		{"herald.task.d.t1", "herald.task.d.t1", true},
+		{"herald.task.d.t1", "herald.task.d.t12", false},
+		{"herald.task.d.t1", "herald.task.d.t1.x", false},
+		{"herald.task.d.t1.x", "herald.task.d.t1", false},
+		{"herald.*.d.t1", "herald.task.d.t1", true},
+		{"herald.*.d", "herald.task.d.t1", false},
+		{"herald.job.d.>", "herald.job.d", false},
+	} {
+		if got := MatchSubject(c.filter, c.subject); got != c.want {
+			t.Errorf("MatchSubject(%q, %q) = %v, want %v", c.filter, c.subject, got, c.want)
+		}
+	}
+}

@@ -51,3 +51,22 @@ func Subject(kind string, tokens ...string) string {
 	}
 	return b.String()
 }
+
+// MatchSubject reports whether subject matches the NATS filter: tokens
+// compare one by one, "*" matches any one token and a final ">" any one or
+// more.
+func MatchSubject(filter, subject string) bool {
+	for {
+		ft, frest, fmore := strings.Cut(filter, ".")
+		st, srest, smore := strings.Cut(subject, ".")
+		switch {
+		case ft == ">" && !fmore:
+			return st != ""
+		case ft != "*" && ft != st:
+			return false
+		case !fmore || !smore:
+			return fmore == smore
+		}
+		filter, subject = frest, srest
+	}
+}

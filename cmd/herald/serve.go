@@ -30,6 +30,7 @@ type serveOpts struct {
 	strictLookup                                         bool
 	queueSize                                            int
 	cpuprofile                                           string
+	replayCacheMB                                        int
 	handlerWrites                                        bool
 }
 
@@ -67,6 +68,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.DurationVar(&o.heartbeat, "heartbeat-interval", 10*time.Second, "push jobs: node heartbeat interval (down after 3 missed)")
 	f.BoolVar(&o.strictLookup, "strict-session-lookup", false, "refuse /events/session for a sessionId that matches no visible session")
 	f.IntVar(&o.queueSize, "queue-size", 256, "events queued per subscriber before a slow one is disconnected")
+	f.IntVar(&o.replayCacheMB, "replay-cache-mb", api.DefaultReplayCache>>20, "MiB of recent events kept in memory for resuming clients, so they need not read the store (0 disables)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server to this file until it stops (for herald bench --server-arg)")
 	_ = f.MarkHidden("cpuprofile")
 	f.BoolVar(&o.handlerWrites, "handler-writes", false, "write every stream from its own goroutine, as TLS and HTTP/2 streams are (for comparison)")
@@ -161,6 +163,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 	}
 	a := api.New(api.Config{
 		HandlerWrites: o.handlerWrites,
+		ReplayCache:   replayCache(o.replayCacheMB),
 		Keepalive:     o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
@@ -228,4 +231,12 @@ func shutdown(a *api.API, srv *http.Server, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// replayCache is api.Config.ReplayCache for --replay-cache-mb (0: none).
+func replayCache(mb int) int64 {
+	if mb <= 0 {
+		return -1
+	}
+	return int64(mb) << 20
 }
