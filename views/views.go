@@ -72,7 +72,7 @@ func (v *Views) Apply(m *store.Msg) error {
 		}
 	case "session":
 		var s lifecycle.Session
-		if err = json.Unmarshal(r.Snapshot, &s); err == nil {
+		if s, err = lifecycle.ParseSession(r.Snapshot); err == nil {
 			v.applySession(s, m.Seq, m.Subject)
 		}
 	case "job", "node", "output":
