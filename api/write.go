@@ -199,10 +199,13 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 		ans := answer{Status: ch.status, Body: b, WithID: ch.withID}
 		ch.app.MsgID = msgID
 		stored := ans
-		if ch.stored != nil {
+		if ch.stored != nil && msgID != "" {
 			stored.Body, _ = marshalBody(ch.stored)
 		}
-		ch.app.Record.Answer = stored.appendStored(make([]byte, 0, len(stored.Body)+40))
+		if msgID != "" {
+			// Only a retry with the same Idempotency-Key reads it back.
+			ch.app.Record.Answer = stored.appendStored(make([]byte, 0, len(stored.Body)+40))
+		}
 		start := time.Now()
 		ack, err := a.store.Commit(ctx, ch.app)
 		a.metrics.storeLatency.Observe(time.Since(start).Seconds())
@@ -264,5 +267,18 @@ func writeAnswer(w http.ResponseWriter, ans answer) {
 		w.WriteHeader(ans.Status)
 		return
 	}
-	writeRawJSON(w, ans.Status, ans.Body)
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(ans.Status)
+	_, _ = w.Write(ans.Body)
+	_, _ = w.Write(newline)
 }
+
+// Shared header values and bytes of writeAnswer (never modified: Header.Set
+// replaces a value, Header.Add appends to a full slice, so copies it).
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+	newline         = []byte("\n")
+)
