@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -27,7 +26,11 @@ type sessionReportReq struct {
 func (a *API) reportSession(w http.ResponseWriter, r *http.Request) {
 	k := caller(r)
 	var req sessionReportReq
-	if err := decodeRequest(r, &req); err != nil {
+	body, err := readBody(r)
+	if err == nil {
+		err = decodeFlatRequest(body, &req)
+	}
+	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -78,7 +81,7 @@ func (a *API) reportSession(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return change{}, nil, err
 		}
-		snap, _ := json.Marshal(s)
+		snap := s.AppendJSON(make([]byte, 0, 320))
 		ch := change{status: http.StatusCreated, withID: true, app: store.Append{Subject: e.Subject, ExpectSeq: e.Seq,
 			Record: store.Record{Kind: "session", Domain: s.Domain, Owner: s.OwnerAccessKey, Group: s.Group,
 				Entity: sid, Snapshot: snap, Events: evs}}}
@@ -95,6 +98,13 @@ func (a *API) reportSession(w http.ResponseWriter, r *http.Request) {
 // added after the append, when it is known.
 type sessionAnswer struct {
 	State lifecycle.SessionState `json:"state"`
+}
+
+// appendJSON encodes the answer as json.Marshal does.
+func (s sessionAnswer) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"state":`...)
+	dst = appendJSONString(dst, string(s.State))
+	return append(dst, '}')
 }
 
 // sessionFilter is what one session watcher may see and asked for.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/herald-sse/herald"
@@ -43,14 +44,116 @@ func (a *API) final(ans answer, seq uint64) answer {
 	if !ans.WithID {
 		return ans
 	}
+	id := herald.ID{Epoch: a.store.Epoch(), Seq: seq}.String()
+	if b, ok := insertID(ans.Body, id); ok {
+		ans.Body, ans.WithID = b, false
+		return ans
+	}
 	var body map[string]any
 	if err := json.Unmarshal(ans.Body, &body); err != nil || body == nil {
 		body = map[string]any{}
 	}
-	body["id"] = herald.ID{Epoch: a.store.Epoch(), Seq: seq}.String()
+	body["id"] = id
 	ans.Body, _ = json.Marshal(body)
 	ans.WithID = false
 	return ans
+}
+
+// insertID adds "id" to a flat JSON object of plain strings whose members
+// are in order and all sort after "id" (a session report's {"state":…}):
+// the bytes final's map round trip would write, without it. Any other body
+// reports false.
+func insertID(body []byte, id string) ([]byte, bool) {
+	if !plainJSON(id) {
+		return nil, false
+	}
+	last := "id"
+	i := 1
+	if len(body) < 2 || body[0] != '{' {
+		return nil, false
+	}
+	if string(body) != "{}" {
+		for {
+			name, j, ok := plainString(body, i)
+			if !ok || string(name) <= last || !plainJSON(string(name)) || j >= len(body) || body[j] != ':' {
+				return nil, false
+			}
+			val, j, ok := plainString(body, j+1)
+			if !ok || !plainJSON(string(val)) || j >= len(body) {
+				return nil, false
+			}
+			last = string(name)
+			if body[j] == '}' && j == len(body)-1 {
+				break
+			}
+			if body[j] != ',' {
+				return nil, false
+			}
+			i = j + 1
+		}
+	}
+	out := make([]byte, 0, len(body)+len(id)+8)
+	out = append(out, `{"id":"`...)
+	out = append(out, id...)
+	out = append(out, '"')
+	if string(body) != "{}" {
+		out = append(out, ',')
+		out = append(out, body[1:]...)
+	} else {
+		out = append(out, '}')
+	}
+	return out, true
+}
+
+// jsonAppender is an answer body that encodes itself as json.Marshal would,
+// without reflection.
+type jsonAppender interface {
+	appendJSON(dst []byte) []byte
+}
+
+func marshalBody(v any) ([]byte, error) {
+	if ja, ok := v.(jsonAppender); ok {
+		return ja.appendJSON(make([]byte, 0, 64)), nil
+	}
+	return json.Marshal(v)
+}
+
+// plainJSON reports whether encoding/json writes s inside quotes unchanged.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONString appends s encoded as json.Marshal encodes a string.
+func appendJSONString(dst []byte, s string) []byte {
+	if !plainJSON(s) {
+		b, _ := json.Marshal(s)
+		return append(dst, b...)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// appendStored encodes the answer as json.Marshal does: its body is
+// json.Marshal's (or an appendJSON's) output, compact and escaped already.
+func (ans *answer) appendStored(dst []byte) []byte {
+	dst = append(dst, `{"status":`...)
+	dst = strconv.AppendInt(dst, int64(ans.Status), 10)
+	dst = append(dst, `,"body":`...)
+	if ans.Body == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, ans.Body...)
+	}
+	if ans.WithID {
+		dst = append(dst, `,"withId":true`...)
+	}
+	return append(dst, '}')
 }
 
 const maxAttempts = 16
@@ -89,17 +192,20 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 			}
 			return answer{}, err
 		}
-		b, err := json.Marshal(body)
+		b, err := marshalBody(body)
 		if err != nil {
 			return answer{}, err
 		}
 		ans := answer{Status: ch.status, Body: b, WithID: ch.withID}
 		ch.app.MsgID = msgID
 		stored := ans
-		if ch.stored != nil {
-			stored.Body, _ = json.Marshal(ch.stored)
+		if ch.stored != nil && msgID != "" {
+			stored.Body, _ = marshalBody(ch.stored)
 		}
-		ch.app.Record.Answer, _ = json.Marshal(stored)
+		if msgID != "" {
+			// Only a retry with the same Idempotency-Key reads it back.
+			ch.app.Record.Answer = stored.appendStored(make([]byte, 0, len(stored.Body)+40))
+		}
 		start := time.Now()
 		ack, err := a.store.Commit(ctx, ch.app)
 		a.metrics.storeLatency.Observe(time.Since(start).Seconds())
@@ -161,5 +267,18 @@ func writeAnswer(w http.ResponseWriter, ans answer) {
 		w.WriteHeader(ans.Status)
 		return
 	}
-	writeRawJSON(w, ans.Status, ans.Body)
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	w.WriteHeader(ans.Status)
+	_, _ = w.Write(ans.Body)
+	_, _ = w.Write(newline)
 }
+
+// Shared header values and bytes of writeAnswer (never modified: Header.Set
+// replaces a value, Header.Add appends to a full slice, so copies it).
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+	newline         = []byte("\n")
+)

@@ -201,14 +201,15 @@ func (s Session) Apply(r SessionReport, now time.Time) (Session, []Event, error)
 	n.Reason = cloneString(r.Reason)
 	n.Result = cloneString(result)
 	n.UpdatedAt = ts
-	data := jsonData(sessionEventData{
+	ed := sessionEventData{
 		SessionID:      n.SessionID,
 		OwnerAccessKey: n.OwnerAccessKey,
 		Group:          n.Group,
 		Reason:         n.Reason,
 		Result:         n.Result,
 		Timestamp:      ts.Format(sessionTimeLayout),
-	})
+	}
+	data := ed.appendData()
 	return n, []Event{{Name: r.Event, Data: data}}, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,29 +42,115 @@ type Ack struct {
 // acknowledged the write (durably stored per the fsync policy), ErrConflict
 // if the subject moved past ExpectSeq.
 func (s *Store) Commit(ctx context.Context, a Append) (Ack, error) {
-	data, err := json.Marshal(a.Record)
+	data, err := a.Record.AppendJSON(make([]byte, 0, 1024))
 	if err != nil {
 		return Ack{}, fmt.Errorf("store: encode record: %w", err)
 	}
-	msg := &nats.Msg{Subject: a.Subject, Data: data}
-	opts := make([]jetstream.PublishOpt, 0, 3)
-	opts = append(opts, jetstream.WithExpectStream(StreamName))
+	hdr := make(nats.Header, 3)
+	hdr[jetstream.ExpectedStreamHeader] = []string{StreamName}
 	if !a.NoCheck {
-		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(a.ExpectSeq))
+		hdr[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(a.ExpectSeq, 10)}
 	}
 	if a.MsgID != "" {
-		opts = append(opts, jetstream.WithMsgID(a.MsgID))
+		hdr[jetstream.MsgIDHeader] = []string{a.MsgID}
 	}
-	ack, err := s.js.PublishMsg(ctx, msg, opts...)
+	msg := &nats.Msg{Subject: a.Subject, Header: hdr, Data: data}
+	resp, err := s.publish(ctx, msg)
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			return Ack{}, ErrConflict
-		}
 		return Ack{}, fmt.Errorf("store: append to %s: %w", a.Subject, err)
 	}
-	return Ack{Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	ack, apiErr, err := parsePubAck(resp)
+	if apiErr != nil {
+		if apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant {
+			return Ack{}, ErrConflict
+		}
+		return Ack{}, fmt.Errorf("store: append to %s: nats: %w", a.Subject, apiErr)
+	}
+	if err != nil {
+		return Ack{}, fmt.Errorf("store: append to %s: %w", a.Subject, err)
+	}
+	return ack, nil
+}
+
+// publishTimeout bounds the wait for JetStream's acknowledgement when ctx
+// has no deadline (jetstream.PublishMsg's default).
+const publishTimeout = 5 * time.Second
+
+// publish sends msg to JetStream and returns its acknowledgement message,
+// retrying twice after a short wait when no stream answered (a leader
+// election in a cluster), as jetstream.PublishMsg does.
+func (s *Store) publish(ctx context.Context, msg *nats.Msg) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var resp *nats.Msg
+		var err error
+		if _, ok := ctx.Deadline(); ok {
+			resp, err = s.nc.RequestMsgWithContext(ctx, msg)
+		} else {
+			// Without a deadline (a request's context), the
+			// acknowledgement is awaited at most publishTimeout, on a
+			// pooled timer (cheaper than a derived context).
+			resp, err = s.nc.RequestMsg(msg, publishTimeout)
+		}
+		if err == nil {
+			return resp.Data, nil
+		}
+		if !errors.Is(err, nats.ErrNoResponders) {
+			return nil, err
+		}
+		if attempt == 2 {
+			return nil, jetstream.ErrNoStreamResponse
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// pubAck is JetStream's answer to a publish.
+type pubAck struct {
+	Error     *jetstream.APIError `json:"error,omitempty"`
+	Stream    string              `json:"stream"`
+	Sequence  uint64              `json:"seq"`
+	Duplicate bool                `json:"duplicate,omitempty"`
+}
+
+// parsePubAck reads JetStream's answer to a publish: the plain
+// {"stream":"HERALD","seq":N[,"duplicate":true]} by hand, anything else
+// with encoding/json. A refusal is returned as the *jetstream.APIError.
+func parsePubAck(b []byte) (Ack, *jetstream.APIError, error) {
+	const prefix = `{"stream":"` + StreamName + `","seq":`
+	if len(b) > len(prefix) && string(b[:len(prefix)]) == prefix {
+		rest := b[len(prefix):]
+		n := 0
+		for n < len(rest) && n < 20 && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if seq, err := strconv.ParseUint(string(rest[:n]), 10, 64); err == nil && seq > 0 {
+			switch string(rest[n:]) {
+			case "}":
+				return Ack{Seq: seq}, nil, nil
+			case `,"duplicate":true}`:
+				return Ack{Seq: seq, Duplicate: true}, nil, nil
+			}
+		}
+	}
+	var r pubAck
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Ack{}, nil, jetstream.ErrInvalidJSAck
+	}
+	if r.Error != nil {
+		return Ack{}, r.Error, nil
+	}
+	if r.Stream == "" {
+		return Ack{}, nil, jetstream.ErrInvalidJSAck
+	}
+	return Ack{Seq: r.Sequence, Duplicate: r.Duplicate}, nil, nil
 }
 
 // Last returns the last record on subject, ErrNotFound if there is none.

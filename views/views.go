@@ -5,7 +5,6 @@
 package views
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -29,7 +28,7 @@ type Views struct {
 
 	applied atomic.Uint64
 	waitMu  sync.Mutex
-	waitCh  chan struct{} // closed and replaced whenever applied moves
+	waiters waitHeap // WaitFor callers, the lowest sequence first (wait.go)
 
 	// OnRevoke is called (on the tail goroutine) with each revoked key.
 	OnRevoke func(accessKey string)
@@ -55,7 +54,6 @@ func New() *Views {
 		sessions: map[SessionKey]*SessionEntry{},
 		idem:     map[string]idemEntry{},
 		pushy:    newPushyState(),
-		waitCh:   make(chan struct{}),
 	}
 }
 
@@ -72,7 +70,7 @@ func (v *Views) Apply(m *store.Msg) error {
 		}
 	case "session":
 		var s lifecycle.Session
-		if err = json.Unmarshal(r.Snapshot, &s); err == nil {
+		if s, err = lifecycle.ParseSession(r.Snapshot); err == nil {
 			v.applySession(s, m.Seq, m.Subject)
 		}
 	case "job", "node", "output":
@@ -99,33 +97,8 @@ func (v *Views) Apply(m *store.Msg) error {
 	return nil
 }
 
-func (v *Views) advance(seq uint64) {
-	v.applied.Store(seq)
-	v.waitMu.Lock()
-	close(v.waitCh)
-	v.waitCh = make(chan struct{})
-	v.waitMu.Unlock()
-}
-
 // Applied is the sequence of the last record folded in.
 func (v *Views) Applied() uint64 { return v.applied.Load() }
-
-// WaitFor blocks until the record at seq has been applied.
-func (v *Views) WaitFor(ctx context.Context, seq uint64) error {
-	for {
-		v.waitMu.Lock()
-		ch := v.waitCh
-		v.waitMu.Unlock()
-		if v.applied.Load() >= seq {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
 
 // Idempotent returns the sequence of the write made with msgID, if any.
 func (v *Views) Idempotent(msgID string) (uint64, bool) {
