@@ -182,7 +182,7 @@ func decodeRaw(raw *jetstream.RawStreamMsg) (Msg, error) {
 	if raw.Header != nil {
 		m.MsgID = raw.Header.Get(jetstream.MsgIDHeader)
 	}
-	if err := json.Unmarshal(raw.Data, &m.Record); err != nil {
+	if err := decodeRecord(raw.Data, &m.Record); err != nil {
 		return Msg{}, fmt.Errorf("store: decode record %d: %w", raw.Sequence, err)
 	}
 	return m, nil
