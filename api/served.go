@@ -199,11 +199,11 @@ func (w *wheel) len() int {
 	return len(w.streams)
 }
 
-// wheelTick is how often the wheel looks for quiet streams: a 32nd of the
-// keepalive period, between 10ms and 250ms (a look at 20,000 streams takes
-// well under a millisecond).
+// wheelTick is how often the wheel looks for quiet streams: a 100th of
+// the keepalive period, between 10ms and 100ms (a look at 20,000 streams
+// takes well under a millisecond).
 func (a *API) wheelTick() time.Duration {
-	return min(max(a.cfg.Keepalive/32, 10*time.Millisecond), 250*time.Millisecond)
+	return min(max(a.cfg.Keepalive/100, 10*time.Millisecond), 100*time.Millisecond)
 }
 
 // keepaliveDue reports whether a stream quiet for quiet ns is due a
