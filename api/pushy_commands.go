@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/herald-sse/herald"
@@ -42,7 +41,13 @@ func (a *API) nodeCommands(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	covered := start // live records at or below this are already sent
 	if recognized {
-		if err := a.replayCommands(ctx, st, org, node, after, start); err != nil {
+		// node's commands stored after `after`, read from the domain's job
+		// records (bounded by the retention)
+		_, err := st.replayWith(ctx, store.Subject("job", org)+".>", after, start, func(m *store.Msg, _ [][]byte) bool {
+			st.addCommands(m, nil, node)
+			return false
+		})
+		if err != nil {
 			return
 		}
 	} else {
@@ -73,25 +78,4 @@ func (a *API) nodeCommands(w http.ResponseWriter, r *http.Request) {
 		}
 		return false
 	})
-}
-
-// replayCommands sends node's commands stored after `after` up to upto,
-// read from the domain's job records (bounded by the retention).
-func (a *API) replayCommands(ctx context.Context, st *stream, org, node string, after herald.ID, upto uint64) error {
-	st.last = after
-	from := after.Seq
-	if from > 0 {
-		from-- // the record of `after` may hold later commands
-	}
-	err := a.store.Read(ctx, store.Subject("job", org)+".>", from, upto, func(m store.Msg) error {
-		st.addCommands(&m, nil, node)
-		if len(st.buf) >= 32<<10 {
-			return st.flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return st.flush()
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -261,7 +260,13 @@ func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 	defer st.close()
 	ctx := r.Context()
 	if recognized {
-		if err := a.replayFiltered(ctx, st, f.subject, after, start, f.match); err != nil {
+		_, err := st.replayWith(ctx, f.subject, after, start, func(m *store.Msg, frames [][]byte) bool {
+			if f.match(m) {
+				st.addRecord(m, frames)
+			}
+			return false
+		})
+		if err != nil {
 			a.streamFailed(r, err)
 			return
 		}
@@ -270,30 +275,6 @@ func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 		st.addRecord(d.Msg, d.Frames)
 		return false
 	})
-}
-
-// replayFiltered sends the records of subject after `after` up to upto
-// that keep accepts.
-func (a *API) replayFiltered(ctx context.Context, st *stream, subject string, after herald.ID, upto uint64, keep func(*store.Msg) bool) error {
-	st.last = after
-	from := after.Seq
-	if from > 0 {
-		from--
-	}
-	err := a.history(ctx, subject, from, upto, func(m *store.Msg, frames [][]byte) error {
-		if !keep(m) {
-			return nil
-		}
-		st.addRecord(m, frames)
-		if len(st.buf) >= 32<<10 {
-			return st.flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return st.flush()
 }
 
 // listSessions: GET /v1/sessions?group=&state= — current state of the

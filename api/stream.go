@@ -164,22 +164,30 @@ func (s *stream) addSynthetic(name string, data []byte) {
 // replay sends the history of subject after `after` up to seq upto,
 // calling stop after each record; it returns early when stop says so.
 func (s *stream) replay(ctx context.Context, subject string, after herald.ID, upto uint64, stop func(*store.Msg) bool) (stopped bool, err error) {
-	if after.Seq > 0 {
-		s.last = after
-	}
+	return s.replayWith(ctx, subject, after, upto, func(m *store.Msg, frames [][]byte) bool {
+		s.addRecord(m, frames)
+		return stop != nil && stop(m)
+	})
+}
+
+// replayWith sends the history of subject after `after` up to seq upto:
+// add buffers what the feed takes of each record (frames are its events'
+// encoded frames, or nil) and says when to stop. It reports whether add
+// stopped it.
+func (s *stream) replayWith(ctx context.Context, subject string, after herald.ID, upto uint64, add func(m *store.Msg, frames [][]byte) (stop bool)) (stopped bool, err error) {
+	s.last = after
 	from := after.Seq
 	if from > 0 {
 		from-- // the record of `after` may hold later events of the same transition
 	}
 	err = s.a.history(ctx, subject, from, upto, func(m *store.Msg, frames [][]byte) error {
-		s.addRecord(m, frames)
+		stopped = add(m, frames)
 		if len(s.buf) >= 32<<10 {
 			if err := s.flush(); err != nil {
 				return err
 			}
 		}
-		if stop != nil && stop(m) {
-			stopped = true
+		if stopped {
 			return errStopReplay
 		}
 		return nil
