@@ -52,95 +52,72 @@ const (
 func fastDecodeRecord(data []byte, r *Record) bool {
 	*r = Record{}
 	d := recordDecoder{b: data}
-	if !d.byte('{') {
-		return false
-	}
 	// Strings of the record share one allocation: the four routing
 	// fields are copied into strs and sliced from it.
 	var spans [4][2]int // domain, owner, group, entity: start, end in data
-	var seen int
-	if d.peek() == '}' {
-		d.i++
-	} else {
-		for {
-			key, ok := d.plainString()
-			if !ok || !d.byte(':') {
-				return false
+	ok := d.object(func(key []byte) int {
+		switch string(key) {
+		case "kind":
+			s, ok := d.plainString()
+			if !ok {
+				return 0
 			}
-			var bit int
-			switch string(key) {
-			case "kind":
-				bit = fKind
-				s, ok := d.plainString()
-				if !ok {
-					return false
-				}
-				r.Kind = kindString(s)
-			case "domain", "owner", "group", "entity":
-				k := 0
-				switch key[0] {
-				case 'd':
-					k, bit = 0, fDomain
-				case 'o':
-					k, bit = 1, fOwner
-				case 'g':
-					k, bit = 2, fGroup
-				default:
-					k, bit = 3, fEntity
-				}
-				start := d.i
-				if _, ok := d.plainString(); !ok {
-					return false
-				}
-				spans[k] = [2]int{start + 1, d.i - 1}
-			case "snapshot":
-				bit = fSnapshot
-				v, ok := d.rawValue()
-				if !ok {
-					return false
-				}
-				r.Snapshot = v
-			case "answer":
-				bit = fAnswer
-				v, ok := d.rawValue()
-				if !ok {
-					return false
-				}
-				r.Answer = v
-			case "events":
-				bit = fEvents
-				if !d.events(r) {
-					return false
-				}
-			case "commands":
-				bit = fCommands
-				if !d.commands(r) {
-					return false
-				}
-			case "deleted":
-				bit = fDeleted
-				switch {
-				case d.literal("true"):
-					r.Deleted = true
-				case d.literal("false"):
-				default:
-					return false
-				}
+			r.Kind = kindString(s)
+			return fKind
+		case "domain", "owner", "group", "entity":
+			k, bit := 3, fEntity
+			switch key[0] {
+			case 'd':
+				k, bit = 0, fDomain
+			case 'o':
+				k, bit = 1, fOwner
+			case 'g':
+				k, bit = 2, fGroup
+			}
+			start := d.i
+			if _, ok := d.plainString(); !ok {
+				return 0
+			}
+			spans[k] = [2]int{start + 1, d.i - 1}
+			return bit
+		case "snapshot":
+			v, ok := d.rawValue()
+			if !ok {
+				return 0
+			}
+			r.Snapshot = v
+			return fSnapshot
+		case "answer":
+			v, ok := d.rawValue()
+			if !ok {
+				return 0
+			}
+			r.Answer = v
+			return fAnswer
+		case "events":
+			if !d.events(r) {
+				return 0
+			}
+			return fEvents
+		case "commands":
+			if !d.commands(r) {
+				return 0
+			}
+			return fCommands
+		case "deleted":
+			switch {
+			case d.literal("true"):
+				r.Deleted = true
+			case d.literal("false"):
 			default:
-				return false
+				return 0
 			}
-			if seen&bit != 0 {
-				return false
-			}
-			seen |= bit
-			if d.byte(',') {
-				continue
-			}
-			if !d.byte('}') {
-				return false
-			}
-			break
+			return fDeleted
 		}
+		return 0
+	})
+	if !ok {
+		return false
 	}
 	d.space()
 	if d.i != len(d.b) {
@@ -194,122 +171,106 @@ func kindString(s []byte) string {
 
 // events decodes the "events" array: [{"name":"…","data":…}, …].
 func (d *recordDecoder) events(r *Record) bool {
-	if !d.byte('[') {
-		return false
-	}
 	r.Events = make([]lifecycle.Event, 0, 1)
-	if d.byte(']') {
-		return true
-	}
-	for {
-		if !d.byte('{') {
-			return false
-		}
+	return d.array(func() bool {
 		var e lifecycle.Event
-		var seen int
-		if !d.byte('}') {
-			for {
-				key, ok := d.plainString()
-				if !ok || !d.byte(':') {
-					return false
+		ok := d.object(func(key []byte) int {
+			switch string(key) {
+			case "name":
+				s, ok := d.plainString()
+				if !ok {
+					return 0
 				}
-				switch string(key) {
-				case "name":
-					if seen&1 != 0 {
-						return false
-					}
-					seen |= 1
-					s, ok := d.plainString()
-					if !ok {
-						return false
-					}
-					e.Name = string(s)
-				case "data":
-					if seen&2 != 0 {
-						return false
-					}
-					seen |= 2
-					v, ok := d.rawValue()
-					if !ok {
-						return false
-					}
-					e.Data = v
-				default:
-					return false
+				e.Name = string(s)
+				return 1
+			case "data":
+				v, ok := d.rawValue()
+				if !ok {
+					return 0
 				}
-				if d.byte(',') {
-					continue
-				}
-				if !d.byte('}') {
-					return false
-				}
-				break
+				e.Data = v
+				return 2
 			}
-		}
+			return 0
+		})
 		r.Events = append(r.Events, e)
-		if d.byte(',') {
-			continue
-		}
-		return d.byte(']')
-	}
+		return ok
+	})
 }
 
 // commands decodes the "commands" array: [{"node":…,"type":…,"job_id":…}, …].
 func (d *recordDecoder) commands(r *Record) bool {
+	r.Commands = make([]lifecycle.Command, 0, 1)
+	return d.array(func() bool {
+		var c lifecycle.Command
+		ok := d.object(func(key []byte) int {
+			var dst *string
+			var bit int
+			switch string(key) {
+			case "node":
+				dst, bit = &c.Node, 1
+			case "type":
+				dst, bit = &c.Type, 2
+			case "job_id":
+				dst, bit = &c.JobID, 4
+			default:
+				return 0
+			}
+			s, ok := d.plainString()
+			if !ok {
+				return 0
+			}
+			*dst = string(s)
+			return bit
+		})
+		r.Commands = append(r.Commands, c)
+		return ok
+	})
+}
+
+// object decodes a JSON object. For each member, once its key and colon
+// are read, field decodes the value and returns the member's bit, or 0 to
+// refuse it; a repeated member (encoding/json lets the last one win and
+// merges objects) or unexpected syntax fails.
+func (d *recordDecoder) object(field func(key []byte) (bit int)) bool {
+	if !d.byte('{') {
+		return false
+	}
+	if d.byte('}') {
+		return true
+	}
+	seen := 0
+	for {
+		key, ok := d.plainString()
+		if !ok || !d.byte(':') {
+			return false
+		}
+		bit := field(key)
+		if bit == 0 || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		if !d.byte(',') {
+			return d.byte('}')
+		}
+	}
+}
+
+// array decodes a JSON array, item decoding each element.
+func (d *recordDecoder) array(item func() bool) bool {
 	if !d.byte('[') {
 		return false
 	}
-	r.Commands = make([]lifecycle.Command, 0, 1)
 	if d.byte(']') {
 		return true
 	}
 	for {
-		if !d.byte('{') {
+		if !item() {
 			return false
 		}
-		var c lifecycle.Command
-		var seen int
-		if !d.byte('}') {
-			for {
-				key, ok := d.plainString()
-				if !ok || !d.byte(':') {
-					return false
-				}
-				var dst *string
-				var bit int
-				switch string(key) {
-				case "node":
-					dst, bit = &c.Node, 1
-				case "type":
-					dst, bit = &c.Type, 2
-				case "job_id":
-					dst, bit = &c.JobID, 4
-				default:
-					return false
-				}
-				if seen&bit != 0 {
-					return false
-				}
-				seen |= bit
-				s, ok := d.plainString()
-				if !ok {
-					return false
-				}
-				*dst = string(s)
-				if d.byte(',') {
-					continue
-				}
-				if !d.byte('}') {
-					return false
-				}
-				break
-			}
+		if !d.byte(',') {
+			return d.byte(']')
 		}
-		r.Commands = append(r.Commands, c)
-		if d.byte(',') {
-			continue
-		}
-		return d.byte(']')
 	}
 }
 
