@@ -84,11 +84,7 @@ func (a *API) createDomain(w http.ResponseWriter, r *http.Request) {
 		d := auth.Domain{Name: name, CreatedAt: time.Now().UTC()}
 		return authChange(auth.KindDomain, store.Subject("auth.domain", name), d, http.StatusCreated, false), d, nil
 	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeAnswer(w, ans)
+	a.reply(w, r, ans, err)
 }
 
 // listDomains: GET /v1/admin/domains (superadmin: all; admin: its own).
@@ -141,11 +137,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request) {
 		g := auth.Group{Domain: domain, Name: name, CreatedAt: time.Now().UTC()}
 		return authChange(auth.KindGroup, store.Subject("auth.group", domain, name), g, http.StatusCreated, false), g, nil
 	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeAnswer(w, ans)
+	a.reply(w, r, ans, err)
 }
 
 // listGroups: GET /v1/admin/domains/{domain}/groups.
@@ -229,11 +221,7 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 		ch.stored = stored
 		return ch, out, nil
 	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeAnswer(w, ans)
+	a.reply(w, r, ans, err)
 }
 
 // listKeys: GET /v1/admin/keys?domain=.
@@ -287,11 +275,7 @@ func (a *API) deleteKey(w http.ResponseWriter, r *http.Request) {
 		}
 		return authChange(auth.KindKey, store.Subject("auth.key", ak), target, http.StatusNoContent, true), nil, nil
 	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeAnswer(w, ans)
+	a.reply(w, r, ans, err)
 }
 
 func (a *API) superadmins() int {

@@ -199,11 +199,7 @@ func (a *API) abortJob(w http.ResponseWriter, r *http.Request) {
 		}
 		return jobChange(nj, evs, cmds, e.Seq, http.StatusAccepted), nj.Summary(now), nil
 	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeAnswer(w, ans)
+	a.reply(w, r, ans, err)
 }
 
 // jobOutput: GET /organizations/{org}/pushy/jobs/{id}/output/{node}/stdout|stderr

@@ -86,11 +86,7 @@ func (a *API) reportSession(w http.ResponseWriter, r *http.Request) {
 				Entity: sid, Snapshot: snap, Events: evs}}}
 		return ch, sessionAnswer{State: s.State}, nil
 	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeAnswer(w, ans)
+	a.reply(w, r, ans, err)
 }
 
 // sessionAnswer is the answer to a report; its "id" (the event's id) is

@@ -82,11 +82,7 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) {
 		}
 		return taskChange(t, evs, 0, http.StatusCreated), map[string]string{"task_id": id}, nil
 	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeAnswer(w, ans)
+	a.reply(w, r, ans, err)
 }
 
 func taskChange(t lifecycle.Task, evs []lifecycle.Event, expect uint64, status int) change {
@@ -141,11 +137,7 @@ func (a *API) reportTask(w http.ResponseWriter, r *http.Request) {
 		}
 		return taskChange(t, evs, e.Seq, http.StatusOK), t.View(), nil
 	})
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	writeAnswer(w, ans)
+	a.reply(w, r, ans, err)
 }
 
 // producerTask returns a task the caller may report on: a producer of

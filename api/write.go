@@ -261,6 +261,15 @@ func unavailable(err error) error {
 	return &herald.Error{Code: herald.EUnavailable, Detail: "the store did not answer: " + err.Error() + "; retry with the same Idempotency-Key"}
 }
 
+// reply writes the outcome of a write: its answer, or err as problem+json.
+func (a *API) reply(w http.ResponseWriter, r *http.Request, ans answer, err error) {
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeAnswer(w, ans)
+}
+
 // writeAnswer sends a commit's answer.
 func writeAnswer(w http.ResponseWriter, ans answer) {
 	if ans.Status == http.StatusNoContent {
