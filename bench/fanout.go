@@ -122,14 +122,7 @@ func fanoutOnce(ctx context.Context, o *Options, c FanoutConfig) (*Result, error
 	recvd := pool.received() - uint64(c.Subscribers) // minus the warm-up
 	lat := pool.lat.Load()
 	pool.close()
-	lost, dup, reconnects, serr := pool.account(want)
-	r.Lost, r.Duplicated = lost, dup
-	if !complete {
-		r.Notes = append(r.Notes, fmt.Sprintf("not every delivery arrived within %v of the last publish", c.Drain))
-	}
-	if serr != nil {
-		r.Notes = append(r.Notes, serr.Error())
-	}
+	acc := r.account(pool, want, complete, fmt.Sprintf("not every delivery arrived within %v of the last publish", c.Drain))
 
 	elapsed := tEnd.Sub(t0)
 	if elapsed <= 0 {
@@ -158,9 +151,7 @@ func fanoutOnce(ctx context.Context, o *Options, c FanoutConfig) (*Result, error
 	if recvd > 0 {
 		r.add("load-generator CPU/delivery", us(self1-self0)/float64(recvd), "µs")
 	}
-	r.addCount("reconnects", float64(reconnects))
-	r.addCount("lost", float64(lost))
-	r.addCount("duplicated", float64(dup))
+	r.addCounts(acc)
 	return r, nil
 }
 

@@ -152,14 +152,7 @@ func idleOnce(ctx context.Context, o *Options, c IdleConfig) (*Result, error) {
 		}
 	}
 	pool.close()
-	lost, dup, reconnects, serr := pool.account(want)
-	r.Lost, r.Duplicated = lost, dup
-	if !complete {
-		r.Notes = append(r.Notes, "not every connection received the probe event within 60s")
-	}
-	if serr != nil {
-		r.Notes = append(r.Notes, serr.Error())
-	}
+	acc := r.account(pool, want, complete, "not every connection received the probe event within 60s")
 	// Punctuality: how long after the keepalive period (counted from the
 	// stream's start or its last keepalive) each keepalive came.
 	cnt, q := pool.ka.quantiles(0.5, 0.99)
@@ -171,9 +164,7 @@ func idleOnce(ctx context.Context, o *Options, c IdleConfig) (*Result, error) {
 	}
 	r.addCount("keepalives early", float64(pool.kaEarly.Load()))
 	r.addCount("conns without keepalive", float64(silent))
-	r.addCount("reconnects", float64(reconnects))
-	r.addCount("lost", float64(lost))
-	r.addCount("duplicated", float64(dup))
+	r.addCounts(acc)
 	return r, nil
 }
 

@@ -75,14 +75,7 @@ func ingestOnce(ctx context.Context, o *Options, c IngestConfig) (*Result, error
 	complete := verify.waitAll(ctx, res.acked.n, 60*time.Second, bar)
 	bar.Done()
 	verify.close()
-	lost, dup, reconnects, serr := verify.account(res.acked)
-	r.Lost, r.Duplicated = lost, dup
-	if !complete {
-		r.Notes = append(r.Notes, "the verifying subscriber did not receive every acknowledged event within 60s")
-	}
-	if serr != nil {
-		r.Notes = append(r.Notes, serr.Error())
-	}
+	acc := r.account(verify, res.acked, complete, "the verifying subscriber did not receive every acknowledged event within 60s")
 	n := float64(res.acked.n)
 	r.add("writes", n, "")
 	r.add("writes/s", n/res.elapsed.Seconds(), "")
@@ -96,9 +89,7 @@ func ingestOnce(ctx context.Context, o *Options, c IngestConfig) (*Result, error
 		r.add("server CPU", res.cpu.Seconds()/res.elapsed.Seconds(), "cores")
 	}
 	r.add("load-generator CPU/write", us(res.selfCPU)/n, "µs")
-	r.addCount("reconnects", float64(reconnects))
-	r.addCount("lost", float64(lost))
-	r.addCount("duplicated", float64(dup))
+	r.addCounts(acc)
 	return r, nil
 }
 

@@ -99,14 +99,7 @@ func resumeOnce(ctx context.Context, o *Options, c ResumeConfig) (*Result, error
 		}
 	}
 	pool.close()
-	lost, dup, reconnects, serr := pool.account(want)
-	r.Lost, r.Duplicated = lost, dup
-	if !complete {
-		r.Notes = append(r.Notes, fmt.Sprintf("not every client caught up within %v", c.Timeout))
-	}
-	if serr != nil {
-		r.Notes = append(r.Notes, serr.Error())
-	}
+	acc := r.account(pool, want, complete, fmt.Sprintf("not every client caught up within %v", c.Timeout))
 	b := float64(want.n)
 	r.add("backlog", b, "events")
 	r.add("backlog write rate", b/load.elapsed.Seconds(), "writes/s")
@@ -127,8 +120,6 @@ func resumeOnce(ctx context.Context, o *Options, c ResumeConfig) (*Result, error
 	if n := b * float64(c.Clients); n > 0 {
 		r.add("load-generator CPU/event", us(self1-self0)/n, "µs")
 	}
-	r.addCount("reconnects", float64(reconnects))
-	r.addCount("lost", float64(lost))
-	r.addCount("duplicated", float64(dup))
+	r.addCounts(acc)
 	return r, nil
 }

@@ -270,3 +270,29 @@ func (p *subPool) account(want tally) (lost, dup, reconnects uint64, err error) 
 	}
 	return lost, dup, reconnects, err
 }
+
+// accounting is what a pool received against what was acknowledged.
+type accounting struct{ lost, dup, reconnects uint64 }
+
+// account checks what p received against want and records it on r: lost
+// and duplicated events, a note (late) when not everything arrived in time
+// (!complete), and the first subscriber error.
+func (r *Result) account(p *subPool, want tally, complete bool, late string) accounting {
+	lost, dup, reconnects, err := p.account(want)
+	r.Lost, r.Duplicated = lost, dup
+	if !complete {
+		r.Notes = append(r.Notes, late)
+	}
+	if err != nil {
+		r.Notes = append(r.Notes, err.Error())
+	}
+	return accounting{lost, dup, reconnects}
+}
+
+// addCounts adds the accounting's rows to the table (after the scenario's
+// own figures).
+func (r *Result) addCounts(a accounting) {
+	r.addCount("reconnects", float64(a.reconnects))
+	r.addCount("lost", float64(a.lost))
+	r.addCount("duplicated", float64(a.dup))
+}
