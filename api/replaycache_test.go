@@ -76,7 +76,7 @@ func TestResumeFromReplayCache(t *testing.T) {
 				t.Fatalf("id %q", truth[from-1].ID)
 			}
 			seq := id.Seq
-			ds, lo := s.API.Hub().History(seq-1, ^uint64(0))
+			ds, lo := s.API.Hub().History(seq-1, ^uint64(0), nil)
 			got := "memory"
 			switch {
 			case len(ds) == 0:

@@ -208,7 +208,7 @@ func (a *API) history(ctx context.Context, subject string, from, upto uint64, fn
 	if from >= upto {
 		return nil
 	}
-	ds, lo := a.hub.History(from, upto)
+	ds, lo := a.hub.History(from, upto, func(d *hub.Delivery) bool { return store.MatchSubject(subject, d.Msg.Subject) })
 	if from+1 < lo {
 		err := a.store.Read(ctx, subject, from, min(upto, lo-1), func(m store.Msg) error { return fn(&m, nil) })
 		if err != nil {
@@ -216,9 +216,6 @@ func (a *API) history(ctx context.Context, subject string, from, upto uint64, fn
 		}
 	}
 	for _, d := range ds {
-		if !store.MatchSubject(subject, d.Msg.Subject) {
-			continue
-		}
 		if err := fn(d.Msg, d.Frames); err != nil {
 			return err
 		}

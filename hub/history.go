@@ -29,10 +29,12 @@ func (h *Hub) KeepHistory(maxBytes int64, maxAge time.Duration) {
 	h.hist.mu.Unlock()
 }
 
-// History returns the remembered deliveries with from < Seq <= upto, in
-// order, and lo: every delivery with Seq >= lo is remembered, so the
-// records in (from, lo) — if any — must come from the store.
-func (h *Hub) History(from, upto uint64) (ds []*Delivery, lo uint64) {
+// History returns the remembered deliveries with from < Seq <= upto that
+// keep accepts (all when nil), in order, and lo: every delivery with
+// Seq >= lo is remembered, so the records in (from, lo) — if any — must
+// come from the store. keep runs under the history's read lock: it must be
+// fast.
+func (h *Hub) History(from, upto uint64, keep func(*Delivery) bool) (ds []*Delivery, lo uint64) {
 	x := &h.hist
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -53,7 +55,9 @@ func (h *Hub) History(from, upto uint64) (ds []*Delivery, lo uint64) {
 		if d.Seq > upto {
 			break
 		}
-		ds = append(ds, d)
+		if keep == nil || keep(d) {
+			ds = append(ds, d)
+		}
 	}
 	return ds, lo
 }

@@ -16,7 +16,7 @@ func histDelivery(seq uint64, at time.Time) *Delivery {
 // asked range in order.
 func TestHistoryBounds(t *testing.T) {
 	h := New(8)
-	if ds, lo := h.History(0, 10); ds != nil || lo != ^uint64(0) {
+	if ds, lo := h.History(0, 10, nil); ds != nil || lo != ^uint64(0) {
 		t.Fatalf("without KeepHistory: %d deliveries, lo %d", len(ds), lo)
 	}
 	per := size(histDelivery(1, time.Now()))
@@ -25,11 +25,11 @@ func TestHistoryBounds(t *testing.T) {
 	for seq := uint64(1); seq <= 25; seq += 2 { // odd sequences: gaps like records with nothing to deliver
 		h.Dispatch(histDelivery(seq, now), "t")
 	}
-	ds, lo := h.History(0, 100)
+	ds, lo := h.History(0, 100, nil)
 	if len(ds) != 10 || lo != 6 || ds[0].Seq != 7 || ds[9].Seq != 25 {
 		t.Fatalf("got %d deliveries from %d, lo %d; want 10 from 7, lo 6", len(ds), ds[0].Seq, lo)
 	}
-	ds, _ = h.History(10, 20)
+	ds, _ = h.History(10, 20, nil)
 	var got []uint64
 	for _, d := range ds {
 		got = append(got, d.Seq)
@@ -41,7 +41,7 @@ func TestHistoryBounds(t *testing.T) {
 	for seq := uint64(27); seq <= 5000; seq += 2 {
 		h.Dispatch(histDelivery(seq, now), "t")
 	}
-	ds, lo = h.History(0, 5000)
+	ds, lo = h.History(0, 5000, nil)
 	if len(ds) != 10 || ds[0].Seq != 4981 || lo != 4980 {
 		t.Fatalf("after many: %d from %d, lo %d", len(ds), ds[0].Seq, lo)
 	}
@@ -57,7 +57,7 @@ func TestHistoryAge(t *testing.T) {
 	h.hist.ds = append(h.hist.ds, histDelivery(1, old), histDelivery(2, old)) // arrived when they were young
 	h.hist.mu.Unlock()
 	h.Dispatch(histDelivery(3, time.Now()), "t")
-	ds, lo := h.History(0, 10)
+	ds, lo := h.History(0, 10, nil)
 	if len(ds) != 1 || ds[0].Seq != 3 || lo != 3 {
 		t.Fatalf("%d deliveries, lo %d; want only 3, lo 3", len(ds), lo)
 	}
