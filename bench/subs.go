@@ -274,12 +274,19 @@ func (p *subPool) account(want tally) (lost, dup, reconnects uint64, err error) 
 // accounting is what a pool received against what was acknowledged.
 type accounting struct{ lost, dup, reconnects uint64 }
 
+// plus is the accounting of two pools together.
+func (a accounting) plus(b accounting) accounting {
+	return accounting{a.lost + b.lost, a.dup + b.dup, a.reconnects + b.reconnects}
+}
+
 // account checks what p received against want and records it on r: lost
-// and duplicated events, a note (late) when not everything arrived in time
+// and duplicated events (added to r's, so a scenario with several pools
+// accounts for each), a note (late) when not everything arrived in time
 // (!complete), and the first subscriber error.
 func (r *Result) account(p *subPool, want tally, complete bool, late string) accounting {
 	lost, dup, reconnects, err := p.account(want)
-	r.Lost, r.Duplicated = lost, dup
+	r.Lost += lost
+	r.Duplicated += dup
 	if !complete {
 		r.Notes = append(r.Notes, late)
 	}

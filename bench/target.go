@@ -119,9 +119,12 @@ func openHerald(ctx context.Context, o *Options, keepalive time.Duration) (*hera
 	return t, nil
 }
 
-func (t *heraldTarget) setup(ctx context.Context) error {
+func (t *heraldTarget) setup(ctx context.Context) error { return t.setupIn(ctx, "default") }
+
+// setupIn creates the run's group, owner key and service key in domain.
+func (t *heraldTarget) setupIn(ctx context.Context, domain string) error {
 	t.group = "bench-" + randomHex(4)
-	if err := apiCall(ctx, t.base, t.super, "POST", "/v1/admin/domains/default/groups", map[string]string{"name": t.group}, nil); err != nil {
+	if err := apiCall(ctx, t.base, t.super, "POST", "/v1/admin/domains/"+domain+"/groups", map[string]string{"name": t.group}, nil); err != nil {
 		return fmt.Errorf("create group: %w", err)
 	}
 	var owner, service struct {
@@ -129,15 +132,31 @@ func (t *heraldTarget) setup(ctx context.Context) error {
 		Token     string `json:"token"`
 	}
 	if err := apiCall(ctx, t.base, t.super, "POST", "/v1/admin/keys",
-		map[string]any{"role": "user", "domain": "default", "groups": []string{t.group}}, &owner); err != nil {
+		map[string]any{"role": "user", "domain": domain, "groups": []string{t.group}}, &owner); err != nil {
 		return fmt.Errorf("create owner key: %w", err)
 	}
 	if err := apiCall(ctx, t.base, t.super, "POST", "/v1/admin/keys",
-		map[string]any{"role": "service", "domain": "default"}, &service); err != nil {
+		map[string]any{"role": "service", "domain": domain}, &service); err != nil {
 		return fmt.Errorf("create service key: %w", err)
 	}
 	t.owner, t.service = owner.AccessKey, service.Token
 	return nil
+}
+
+// tenant creates a new domain (name plus a random suffix) on t's server
+// with its own group, owner key and service key, and returns it as a
+// target: the same server, that domain's feed and producers. Closing the
+// tenant leaves the server running.
+func (t *heraldTarget) tenant(ctx context.Context, name string) (*heraldTarget, error) {
+	domain := name + "-" + randomHex(4)
+	if err := apiCall(ctx, t.base, t.super, "POST", "/v1/admin/domains", map[string]string{"name": domain}, nil); err != nil {
+		return nil, fmt.Errorf("create domain %s: %w", domain, err)
+	}
+	n := &heraldTarget{base: t.base, host: t.host, super: t.super, use: t.use, d: t.d}
+	if err := n.setupIn(ctx, domain); err != nil {
+		return nil, fmt.Errorf("domain %s: %w", domain, err)
+	}
+	return n, nil
 }
 
 func (t *heraldTarget) name() string { return "herald" }

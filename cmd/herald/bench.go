@@ -56,7 +56,7 @@ func newBenchCmd() *cobra.Command {
 	var b benchOpts
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Load-test herald (or nchan, for comparison): fanout, idle, ingest, resume",
+		Short: "Load-test herald (or nchan, for comparison): fanout, idle, ingest, resume, isolation",
 		Long: `Load-test a herald server and report throughput, latency, server CPU and
 memory, checking that no event is lost or duplicated (the command fails
 if one is).
@@ -80,6 +80,7 @@ Progress goes to stderr; the results table (or --json) to stdout.`,
   herald bench idle --conns 19000
   herald bench ingest --writers 64 --duration 10s
   herald bench resume --backlog 100000
+  herald bench isolation --subscribers 10000 --duration 10s
   herald bench compare --runs 5 > results.md
   herald bench fanout --target http://127.0.0.1:8080 --token $HERALD_TOKEN --json`,
 		Args: cobra.NoArgs,
@@ -102,7 +103,7 @@ Progress goes to stderr; the results table (or --json) to stdout.`,
 	f.StringVar(&b.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator (not the server) to this file")
 	_ = f.MarkHidden("binary")
 	_ = f.MarkHidden("cpuprofile")
-	cmd.AddCommand(newBenchFanoutCmd(&b), newBenchIdleCmd(&b), newBenchIngestCmd(&b), newBenchResumeCmd(&b), newBenchCompareCmd(&b))
+	cmd.AddCommand(newBenchFanoutCmd(&b), newBenchIdleCmd(&b), newBenchIngestCmd(&b), newBenchResumeCmd(&b), newBenchCompareCmd(&b), newBenchIsolationCmd(&b))
 	return cmd
 }
 
@@ -247,6 +248,47 @@ checks each got every backlog event exactly once.`,
 	f.IntVar(&c.Clients, "clients", 1, "clients reconnecting at once")
 	f.IntVar(&c.Backlog, "backlog", 100000, "events each client is behind")
 	f.IntVar(&c.Writers, "writers", 32, "concurrent writers building the backlog")
+	return cmd
+}
+
+func newBenchIsolationCmd(b *benchOpts) *cobra.Command {
+	var c bench.IsolationConfig
+	cmd := &cobra.Command{
+		Use:   "isolation",
+		Short: "tenant B writes at a fixed rate while tenant A fans out to S subscribers; B's write-ack latency idle vs loaded",
+		Long: `Two tenants (domains, each with its own group, owner and service key made
+through the admin API) on one server. Tenant A has S subscribers on its
+owner's session feed; tenant B reports session events at --b-rate through
+its own service key (spread over --b-writers connections; latency counts
+from when each write was due) and times each acknowledgement.
+
+Phase 1: B alone for --duration (A's subscribers connected, A idle).
+Phase 2: A's publishers fan out to A's subscribers as fast as they are
+acknowledged (or at --a-rate); after a ramp of up to 1 s, B writes as in
+phase 1 for --duration.
+
+Reports B's write-ack p50/p99/max in both phases and p99 loaded/idle, A's
+deliveries/s, and "A subscribers cut": A subscribers the server ended
+although they kept reading (their stream ended without the client closing
+it; they resume with Last-Event-ID). Every event of both tenants is
+checked: none may be lost or duplicated.`,
+		Example: `  herald bench isolation                                   # 10000 subscribers, B at 200/s, 10s phases
+  herald bench isolation --subscribers 1000 --duration 5s
+  herald bench isolation --runs 3 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return b.run(cmd, func(ctx context.Context, o bench.Options) (*bench.Result, error) { return bench.Isolation(ctx, o, c) })
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&c.Subscribers, "subscribers", 10000, "tenant A's subscribers")
+	f.IntVar(&c.Publishers, "a-publishers", 1, "tenant A's concurrent publishers, each one request at a time")
+	f.Float64Var(&c.RateA, "a-rate", 0, "tenant A's events/s over its publishers (0: as fast as acknowledged)")
+	f.Float64Var(&c.RateB, "b-rate", 200, "tenant B's fixed write rate, writes/s")
+	f.IntVar(&c.WritersB, "b-writers", 16, "connections tenant B's writes are spread over")
+	f.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each phase")
+	f.DurationVar(&c.Drain, "drain", time.Minute, "how long to wait for A's deliveries after the loaded phase")
+	f.DurationVar(&c.Keepalive, "keepalive", 15*time.Second, "keepalive of the server the bench starts")
 	return cmd
 }
 
