@@ -100,7 +100,15 @@ type loadResult struct {
 	elapsed time.Duration
 	cpu     time.Duration // server CPU over the load (0 if unknown)
 	selfCPU time.Duration
+	// heldBack counts writes (with a rate) sent more than heldBackSlack
+	// after they were due because every writer was still waiting for an
+	// earlier acknowledgement.
+	heldBack uint64
 }
+
+// heldBackSlack is how late a write may be sent before it counts as held
+// back (timer and scheduling jitter).
+const heldBackSlack = time.Millisecond
 
 // writeLoad runs writers producers until count writes were acknowledged
 // (count > 0) or for d, at rate (0: closed loop).
@@ -123,7 +131,7 @@ func writeLoad(ctx context.Context, tgt target, writers, count int, d time.Durat
 	stop := t0.Add(d)
 	tallies := make([]tally, writers)
 	errs := make([]error, writers)
-	var next, acked atomic.Int64
+	var next, acked, held atomic.Int64
 	var wg sync.WaitGroup
 	for i, p := range pubs {
 		wg.Go(func() {
@@ -140,6 +148,8 @@ func writeLoad(ctx context.Context, tgt target, writers, count int, d time.Durat
 					}
 					if w := time.Until(due); w > 0 {
 						time.Sleep(w)
+					} else if -w > heldBackSlack {
+						held.Add(1)
 					}
 					start = due
 				} else if count == 0 && !start.Before(stop) {
@@ -177,6 +187,7 @@ wait:
 		res.cpu = u1.cpu - u0.cpu
 	}
 	res.selfCPU = self1 - self0
+	res.heldBack = uint64(held.Load())
 	for i := range tallies {
 		res.acked.merge(tallies[i])
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -18,9 +19,11 @@ type IsolationConfig struct {
 	RateA float64
 	// RateB is tenant B's fixed write rate in writes/s (default 200).
 	RateB float64
-	// WritersB is how many connections B's writes are spread over, so a
-	// slow acknowledgement does not hold back the next write (default 16).
-	// Latency counts from when each write was due.
+	// WritersB is how many connections B's writes are spread over, each
+	// one write at a time (default: one second's worth of writes at
+	// RateB, at least 16), so a write waits for a free connection only
+	// when acknowledgements take longer than that. Latency counts from
+	// when each write was due; writes sent late are counted as held back.
 	WritersB int
 	// Duration of each phase (default 10s).
 	Duration time.Duration
@@ -35,7 +38,7 @@ type IsolationConfig struct {
 const (
 	isolationSubscribers = 10000
 	isolationRateB       = 200
-	isolationWritersB    = 16
+	isolationMinWritersB = 16
 	// isolationRamp is how long A fans out before B's loaded phase
 	// starts (at most a quarter of the phase), so B meets A at full speed.
 	isolationRamp = time.Second
@@ -54,7 +57,7 @@ func (c *IsolationConfig) defaults() {
 		c.RateB = isolationRateB
 	}
 	if c.WritersB <= 0 {
-		c.WritersB = isolationWritersB
+		c.WritersB = max(isolationMinWritersB, int(math.Ceil(c.RateB)))
 	}
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
@@ -251,6 +254,7 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 		r.add("B ack p50, "+ph.name, ms(q[0]), "ms")
 		r.add("B ack p99, "+ph.name, p99[i], "ms")
 		r.add("B ack max, "+ph.name, ms(ph.p.load.lat.max()), "ms")
+		r.add("B writes held back, "+ph.name, float64(ph.p.load.heldBack), "")
 	}
 	ratio := 0.0
 	if p99[0] > 0 {

@@ -12,7 +12,7 @@ import (
 
 // isolationTiny is the smoke size: 50 subscribers, 1 s phases.
 func isolationTiny() IsolationConfig {
-	return IsolationConfig{Subscribers: 50, RateB: 200, WritersB: 4, Duration: time.Second, Drain: 20 * time.Second}
+	return IsolationConfig{Subscribers: 50, RateB: 200, Duration: time.Second, Drain: 20 * time.Second}
 }
 
 func metric(t *testing.T, r *Result, name string) float64 {
@@ -40,6 +40,9 @@ func TestIsolationSmoke(t *testing.T) {
 		p50, p99, mx := metric(t, r, "B ack p50, "+ph), metric(t, r, "B ack p99, "+ph), metric(t, r, "B ack max, "+ph)
 		if !(0 < p50 && p50 <= p99 && p99 <= mx) {
 			t.Errorf("%s: p50 %v, p99 %v, max %v", ph, p50, p99, mx)
+		}
+		if v := metric(t, r, "B writes held back, "+ph); v < 0 || v > want {
+			t.Errorf("B writes held back, %s: %v of %v", ph, v, want)
 		}
 	}
 	ratio := metric(t, r, "B ack p99 loaded/idle")

@@ -259,8 +259,10 @@ func newBenchIsolationCmd(b *benchOpts) *cobra.Command {
 		Long: `Two tenants (domains, each with its own group, owner and service key made
 through the admin API) on one server. Tenant A has S subscribers on its
 owner's session feed; tenant B reports session events at --b-rate through
-its own service key (spread over --b-writers connections; latency counts
-from when each write was due) and times each acknowledgement.
+its own service key and times each acknowledgement. The writes are spread
+over --b-writers connections, one write at a time each; latency counts from
+when each write was due, and writes sent late because every connection was
+still waiting for an acknowledgement are counted as "held back".
 
 Phase 1: B alone for --duration (A's subscribers connected, A idle).
 Phase 2: A's publishers fan out to A's subscribers as fast as they are
@@ -285,7 +287,7 @@ checked: none may be lost or duplicated.`,
 	f.IntVar(&c.Publishers, "a-publishers", 1, "tenant A's concurrent publishers, each one request at a time")
 	f.Float64Var(&c.RateA, "a-rate", 0, "tenant A's events/s over its publishers (0: as fast as acknowledged)")
 	f.Float64Var(&c.RateB, "b-rate", 200, "tenant B's fixed write rate, writes/s")
-	f.IntVar(&c.WritersB, "b-writers", 16, "connections tenant B's writes are spread over")
+	f.IntVar(&c.WritersB, "b-writers", 0, "connections tenant B's writes are spread over, one write at a time each (0: one second's worth at --b-rate, at least 16)")
 	f.DurationVar(&c.Duration, "duration", 10*time.Second, "length of each phase")
 	f.DurationVar(&c.Drain, "drain", time.Minute, "how long to wait for A's deliveries after the loaded phase")
 	f.DurationVar(&c.Keepalive, "keepalive", 15*time.Second, "keepalive of the server the bench starts")
