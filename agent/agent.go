@@ -41,13 +41,15 @@ type Agent struct {
 	committed *Job   // voted for, not yet run
 	running   *run   // the running command, if any
 	runID     string // its job
+	reporting string // the job run last, until the server has its end report: heartbeats name it meanwhile
 	voted     map[string]bool
 	finished  map[string]bool // jobs this incarnation ran: never run twice
 	interval  time.Duration
 	lastID    string // the command feed's last event id
 
 	refusals refusals
-	events   atomic.Int64 // commands received
+	events   atomic.Int64  // commands received
+	wake     chan struct{} // a heartbeat got through again: retry the message now
 	outbox   chan message
 	pending  atomic.Int64 // messages queued or being sent
 }
@@ -78,6 +80,7 @@ func New(cfg Config) *Agent {
 		interval: 10 * time.Second,
 		outbox:   make(chan message, 1024),
 		refusals: refusals{giveUp: cfg.GiveUpAfter},
+		wake:     make(chan struct{}, 1),
 	}
 }
 
@@ -244,6 +247,7 @@ func (a *Agent) startLocked(job Job) {
 	a.finished[job.ID] = true
 	line := a.cfg.Whitelist[job.Command]
 	a.send("ack_run", job.ID, "", "")
+	a.reporting = job.ID
 	r, wait, err := start(job, line, a.cfg.Env, a.cfg.Node)
 	if err != nil {
 		a.log.Warn("could not start", "job", job.ID, "err", err)
@@ -316,6 +320,7 @@ func (a *Agent) deliver(ctx context.Context, m message) bool {
 	for {
 		err := a.cfg.Client.Do(ctx, "POST", a.base+"/messages", m, nil, m.key)
 		if err == nil {
+			a.delivered(m)
 			return true
 		}
 		if ctx.Err() != nil {
@@ -324,6 +329,7 @@ func (a *Agent) deliver(ctx context.Context, m message) bool {
 		switch classify(err) {
 		case permanent:
 			a.log.Warn("message refused", "type", m.Type, "job", m.JobID, "err", err)
+			a.delivered(m)
 			return true
 		case refusal:
 			if refusedSince.IsZero() {
@@ -331,14 +337,35 @@ func (a *Agent) deliver(ctx context.Context, m message) bool {
 			} else if time.Since(refusedSince) > messageRefusalWindow {
 				a.log.Warn("message refused; dropped", "type", m.Type, "job", m.JobID, "err", err,
 					"refused_for", time.Since(refusedSince).Round(time.Second))
+				a.delivered(m)
 				return true
 			}
 		}
 		delay = nextDelay(delay)
 		a.log.Debug("message not delivered; retrying", "type", m.Type, "job", m.JobID, "in", delay, "err", err)
-		if !sleep(ctx, delay) {
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return false
+		case <-a.wake:
+			delay = 0
+		case <-t.C:
 		}
+		t.Stop()
+	}
+}
+
+// delivered notes that the server has answered m: once it has a run's end
+// report, heartbeats stop naming that job.
+func (a *Agent) delivered(m message) {
+	switch m.Type {
+	case "succeeded", "failed", "aborted":
+		a.mu.Lock()
+		if a.reporting == m.JobID {
+			a.reporting = ""
+		}
+		a.mu.Unlock()
 	}
 }
 
@@ -353,6 +380,8 @@ func (a *Agent) heartbeats(ctx context.Context, giveUp context.CancelCauseFunc) 
 		body := map[string]string{"incarnation": a.incarnation}
 		if a.runID != "" {
 			body["job_id"] = a.runID
+		} else if a.reporting != "" {
+			body["job_id"] = a.reporting // ended, but the server does not know yet
 		}
 		interval := a.interval
 		a.mu.Unlock()
@@ -368,6 +397,10 @@ func (a *Agent) heartbeats(ctx context.Context, giveUp context.CancelCauseFunc) 
 			a.refusals.ok()
 			if retry > 0 {
 				a.log.Info("heartbeat accepted again")
+				select {
+				case a.wake <- struct{}{}:
+				default:
+				}
 			}
 			retry = 0
 			if d, err := time.ParseDuration(out.Interval); err == nil && d > 0 {

@@ -207,3 +207,105 @@ func TestTokenFile(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentSurvivesServerRestart (issue 13): a real `herald serve` is
+// killed while an agent runs; for 3 s a server that does not know the
+// node yet answers on its port (401 on heartbeats and the command feed,
+// as a restarting server may); then herald starts again on its data
+// directory and port. The agent never exits; the report of a job that
+// ended meanwhile reaches the restarted server (it is retried, not dropped
+// at the first 401); the node is available again and runs a job.
+func TestAgentSurvivesServerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs herald three times and an agent")
+	}
+	data, port := t.TempDir(), freePort(t)
+	serve := func(dir string) *proc {
+		return startServe(t, "--listen", "127.0.0.1:"+port, "--data", dir, "--bootstrap-token", testToken,
+			"--heartbeat-interval", "300ms", "--voting-timeout", "5s")
+	}
+	p := serve(data)
+	tokenFile := writeFile(t, "node.token", nodeKey(t, p.url, "web-1")+"\n", 0o600)
+	wl := writeFile(t, "whitelist.json", `{"hello": "echo hello from $CHEF_PUSH_NODE_NAME", "nap": "sleep 2; echo rested"}`, 0o600)
+	a := startAgentWith(t, nil, "--server", p.url, "--token-file", tokenFile, "--org", "acme", "--node", "web-1",
+		"--whitelist", wl, "--log-level", "debug")
+	waitNodes(t, p, "web-1")
+	ctx := context.Background()
+	admin := &client.Client{Server: p.url, Token: testToken, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	napID, err := admin.StartJob(ctx, "acme", client.JobSpec{Command: "nap", Nodes: []string{"web-1"}, CaptureOutput: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if j, err := admin.GetJob(ctx, "acme", napID); err == nil && j.Status == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the nap job did not start")
+		}
+	}
+
+	p.kill() // the nap ends while no server knows the node
+	time.Sleep(time.Second) // connection refused meanwhile
+	stranger := serve(t.TempDir())
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(a.logs(), "refuses the command feed") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Until(deadline))
+	stranger.kill()
+	if a.exited() {
+		t.Fatalf("the agent exited while the server restarted: %v\n%s", a.err, a.logs())
+	}
+	p = serve(data)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		j, err := admin.GetJob(ctx, "acme", napID)
+		if err == nil && j.Status == "complete" && len(j.Nodes["succeeded"]) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the nap job's report was lost: %+v %v\n%s", j, err, a.logs())
+		}
+	}
+	if out := jobOutput(t, p.url, napID, "web-1"); out != "rested\n" {
+		t.Fatalf("nap output %q", out)
+	}
+	waitNodes(t, p, "web-1")
+	j := runJob(t, p.url, client.JobSpec{Command: "hello", Nodes: []string{"web-1"}, CaptureOutput: true})
+	if j.Status != "complete" || jobOutput(t, p.url, j.ID, "web-1") != "hello from web-1\n" {
+		t.Fatalf("job after the restart: %+v", j)
+	}
+	if a.exited() {
+		t.Fatalf("the agent exited: %v\n%s", a.err, a.logs())
+	}
+	for _, want := range []string{"heartbeat failed; retrying", "refuses the command feed", "heartbeat accepted again"} {
+		if !strings.Contains(a.logs(), want) {
+			t.Errorf("the agent's log lacks %q:\n%s", want, a.logs())
+		}
+	}
+}
+
+// TestAgentGivesUpOnPersistentRefusal: a server that refuses the node
+// (a wrong key) for longer than --give-up-after ends the agent with exit
+// status 1 and a message saying what to check — not at the first 401.
+func TestAgentGivesUpOnPersistentRefusal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs herald and an agent")
+	}
+	p := startServe(t, "--data", t.TempDir(), "--bootstrap-token", testToken, "--heartbeat-interval", "300ms")
+	nodeKey(t, p.url, "web-1")
+	wl := writeFile(t, "whitelist.json", `{"x": "true"}`, 0o600)
+	started := time.Now()
+	a := startAgentWith(t, []string{"HERALD_TOKEN=hrld_not-a-key"}, "--server", p.url, "--org", "acme", "--node", "web-1",
+		"--whitelist", wl, "--give-up-after", "2s")
+	select {
+	case <-a.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the agent did not give up:\n%s", a.logs())
+	}
+	took := time.Since(started)
+	if a.err == nil || a.cmd.ProcessState.ExitCode() != 1 || took < 2*time.Second ||
+		!strings.Contains(a.logs(), "refused this node for") || !strings.Contains(a.logs(), "401") {
+		t.Fatalf("after %v: %v\n%s", took, a.err, a.logs())
+	}
+}
