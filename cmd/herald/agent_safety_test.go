@@ -245,7 +245,7 @@ func TestAgentSurvivesServerRestart(t *testing.T) {
 		}
 	}
 
-	p.kill() // the nap ends while no server knows the node
+	p.kill()                // the nap ends while no server knows the node
 	time.Sleep(time.Second) // connection refused meanwhile
 	stranger := serve(t.TempDir())
 	deadline := time.Now().Add(3 * time.Second)
