@@ -245,8 +245,10 @@ func TestAgentSurvivesServerRestart(t *testing.T) {
 		}
 	}
 
-	p.kill()                // the nap ends while no server knows the node
-	time.Sleep(time.Second) // connection refused meanwhile
+	// The server goes; the nap ends while no server knows the node
+	// (connection refused for 1 s, then 401 from the stranger).
+	p.kill()
+	time.Sleep(time.Second)
 	stranger := serve(t.TempDir())
 	deadline := time.Now().Add(3 * time.Second)
 	for !strings.Contains(a.logs(), "refuses the command feed") && time.Now().Before(deadline) {
