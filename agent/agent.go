@@ -21,7 +21,13 @@ type Config struct {
 	Client    *client.Client // server and the node key's token
 	Org, Node string
 	Whitelist Whitelist
-	Log       *slog.Logger
+	// Env decides what a job's environment holds (the zero value is safe).
+	Env EnvPolicy
+	// GiveUpAfter is how long the server may refuse the node (401, 403,
+	// 404 on heartbeats and the command feed, with no success between)
+	// before Run ends; DefaultGiveUpAfter when zero.
+	GiveUpAfter time.Duration
+	Log         *slog.Logger
 }
 
 // Agent is one push-jobs node.
@@ -35,12 +41,17 @@ type Agent struct {
 	committed *Job   // voted for, not yet run
 	running   *run   // the running command, if any
 	runID     string // its job
+	reporting string // the job run last, until the server has its end report: heartbeats name it meanwhile
 	voted     map[string]bool
 	finished  map[string]bool // jobs this incarnation ran: never run twice
 	interval  time.Duration
+	lastID    string // the command feed's last event id
 
-	outbox  chan message
-	pending atomic.Int64 // messages queued or being sent
+	refusals refusals
+	events   atomic.Int64  // commands received
+	wake     chan struct{} // a heartbeat got through again: retry the message now
+	outbox   chan message
+	pending  atomic.Int64 // messages queued or being sent
 }
 
 type message struct {
@@ -56,6 +67,9 @@ func New(cfg Config) *Agent {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.GiveUpAfter <= 0 {
+		cfg.GiveUpAfter = DefaultGiveUpAfter
+	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return &Agent{
@@ -65,6 +79,8 @@ func New(cfg Config) *Agent {
 		finished: map[string]bool{},
 		interval: 10 * time.Second,
 		outbox:   make(chan message, 1024),
+		refusals: refusals{giveUp: cfg.GiveUpAfter},
+		wake:     make(chan struct{}, 1),
 	}
 }
 
@@ -74,32 +90,95 @@ func (a *Agent) Pending() int { return int(a.pending.Load()) }
 // Incarnation identifies this run of the agent; a restart is a new one.
 func (a *Agent) Incarnation() string { return a.incarnation }
 
-// Run heartbeats and follows the command feed until ctx ends or the server
-// refuses the node (wrong token or node: a *client.Error).
+// Run heartbeats and follows the command feed until ctx ends. A server
+// that restarts (connection errors, 5xx, or 401/403/404 while it does not
+// know the node yet) is retried with backoff of at most maxRetry; Run
+// ends with an error only when the server has refused the node for
+// GiveUpAfter without a single success, or answers the feed with another
+// 4xx (which retrying cannot fix).
 func (a *Agent) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); a.heartbeats(ctx) }()
+	go func() { defer wg.Done(); a.heartbeats(ctx, cancel) }()
 	go func() { defer wg.Done(); a.sender(ctx) }()
-	err := a.cfg.Client.Subscribe(ctx, a.base+"/commands", client.FeedOptions{
-		MinBackoff: 200 * time.Millisecond, MaxBackoff: 5 * time.Second,
-		OnReconnect: func(n int, d time.Duration, err error) {
-			a.log.Warn("command feed lost; reconnecting", "attempt", n, "in", d, "err", err)
-		},
-	}, a.handle)
-	cancel()
+	err := a.follow(ctx)
+	cancel(err)
 	wg.Wait()
 	a.mu.Lock()
 	if a.running != nil {
 		a.running.kill(true)
 	}
 	a.mu.Unlock()
-	if errors.Is(err, context.Canceled) {
-		return nil
+	if err != nil {
+		return err
 	}
-	return err
+	if cause := context.Cause(ctx); !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		return cause // the heartbeats gave up
+	}
+	return nil
+}
+
+// follow reads the command feed, reconnecting (and resuming after the last
+// event) whatever ends it, until ctx ends or the server refuses the node
+// for good.
+func (a *Agent) follow(ctx context.Context) error {
+	var delay time.Duration
+	failing := false
+	for {
+		seen := a.events.Load()
+		a.mu.Lock()
+		last := a.lastID
+		a.mu.Unlock()
+		err := a.cfg.Client.Subscribe(ctx, a.base+"/commands", client.FeedOptions{
+			LastEventID: last, MinBackoff: 200 * time.Millisecond, MaxBackoff: maxRetry,
+			OnReconnect: func(n int, d time.Duration, err error) {
+				if n == 1 {
+					a.log.Warn("command feed lost; reconnecting", "in", d, "err", err)
+				} else {
+					a.log.Debug("command feed still lost; reconnecting", "attempt", n, "in", d, "err", err)
+				}
+			},
+		}, a.handle)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if a.events.Load() != seen {
+			delay, failing = 0, false
+		}
+		switch {
+		case err == nil:
+			a.log.Warn("command feed ended; reconnecting")
+		case classify(err) == permanent:
+			return fmt.Errorf("command feed: %w", err)
+		case classify(err) == refusal:
+			if gerr := a.refusals.refused(err); gerr != nil {
+				return gerr
+			}
+			if !failing {
+				a.log.Warn("the server refuses the command feed (restarting?); retrying", "err", err,
+					"gives_up_after", a.cfg.GiveUpAfter)
+			}
+			failing = true
+		}
+		delay = nextDelay(delay)
+		if !sleep(ctx, delay) {
+			return nil
+		}
+	}
+}
+
+// sleep waits d or until ctx ends (then it returns false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // handle reacts to one command: commit, run or abort.
@@ -109,8 +188,13 @@ func (a *Agent) handle(e client.Event) error {
 		a.log.Warn("unreadable command", "event", e.Type, "err", err)
 		return nil
 	}
+	a.events.Add(1)
+	a.refusals.ok()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if e.ID != "" {
+		a.lastID = e.ID
+	}
 	switch e.Type {
 	case "commit":
 		if a.voted[job.ID] || a.finished[job.ID] {
@@ -118,12 +202,16 @@ func (a *Agent) handle(e client.Event) error {
 		}
 		a.voted[job.ID] = true
 		_, ok := a.cfg.Whitelist[job.Command]
+		envErr := checkJobEnv(job.Env)
 		switch {
 		case a.running != nil || (a.committed != nil && a.committed.ID != job.ID):
 			a.log.Info("nack commit", "job", job.ID, "why", errBusy)
 			a.send("nack_commit", job.ID, "", "")
 		case !ok:
 			a.log.Info("nack commit", "job", job.ID, "command", job.Command, "why", errNotWhitelisted)
+			a.send("nack_commit", job.ID, "", "")
+		case envErr != nil:
+			a.log.Warn("nack commit", "job", job.ID, "why", envErr)
 			a.send("nack_commit", job.ID, "", "")
 		default:
 			j := job
@@ -159,7 +247,8 @@ func (a *Agent) startLocked(job Job) {
 	a.finished[job.ID] = true
 	line := a.cfg.Whitelist[job.Command]
 	a.send("ack_run", job.ID, "", "")
-	r, wait, err := start(job, line)
+	a.reporting = job.ID
+	r, wait, err := start(job, line, a.cfg.Env, a.cfg.Node)
 	if err != nil {
 		a.log.Warn("could not start", "job", job.ID, "err", err)
 		a.send("failed", job.ID, "", capture(job, err.Error()))
@@ -206,59 +295,136 @@ func (a *Agent) send(typ, jobID, stdout, stderr string) {
 
 // sender delivers queued messages in order, retrying each until the server
 // answers; a retried message carries the same Idempotency-Key, so a
-// network cut never makes the server apply it twice.
+// network cut never makes the server apply it twice. A message the server
+// refuses (401, 403, 404: it may be restarting) is retried for
+// messageRefusalWindow, then dropped; another 4xx drops it at once.
 func (a *Agent) sender(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case m := <-a.outbox:
-			for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
-				err := a.cfg.Client.Do(ctx, "POST", a.base+"/messages", m, nil, m.key)
-				var ce *client.Error
-				if err == nil || (errors.As(err, &ce) && ce.Status < 500 && ce.Status != 429) {
-					if err != nil {
-						a.log.Warn("message refused", "type", m.Type, "job", m.JobID, "err", err)
-					}
-					a.pending.Add(-1)
-					break
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(delay):
-				}
+			if !a.deliver(ctx, m) {
+				return
 			}
+			a.pending.Add(-1)
 		}
 	}
 }
 
-// heartbeats tells the server the node is alive, at the server's pace.
-func (a *Agent) heartbeats(ctx context.Context) {
+// deliver sends one message until it is answered or given up; it returns
+// false when ctx ended first.
+func (a *Agent) deliver(ctx context.Context, m message) bool {
+	var delay time.Duration
+	var refusedSince time.Time
+	for {
+		err := a.cfg.Client.Do(ctx, "POST", a.base+"/messages", m, nil, m.key)
+		if err == nil {
+			a.delivered(m)
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		switch classify(err) {
+		case permanent:
+			a.log.Warn("message refused", "type", m.Type, "job", m.JobID, "err", err)
+			a.delivered(m)
+			return true
+		case refusal:
+			if refusedSince.IsZero() {
+				refusedSince = time.Now()
+			} else if time.Since(refusedSince) > messageRefusalWindow {
+				a.log.Warn("message refused; dropped", "type", m.Type, "job", m.JobID, "err", err,
+					"refused_for", time.Since(refusedSince).Round(time.Second))
+				a.delivered(m)
+				return true
+			}
+		}
+		delay = nextDelay(delay)
+		a.log.Debug("message not delivered; retrying", "type", m.Type, "job", m.JobID, "in", delay, "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-a.wake:
+			delay = 0
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// delivered notes that the server has answered m: once it has a run's end
+// report, heartbeats stop naming that job.
+func (a *Agent) delivered(m message) {
+	switch m.Type {
+	case "succeeded", "failed", "aborted":
+		a.mu.Lock()
+		if a.reporting == m.JobID {
+			a.reporting = ""
+		}
+		a.mu.Unlock()
+	}
+}
+
+// heartbeats tells the server the node is alive, at the server's pace; a
+// failed heartbeat is retried sooner (backoff up to maxRetry), so the node
+// is back online within moments of a restarted server. It ends Run
+// (giveUp) when the server has refused the node for GiveUpAfter.
+func (a *Agent) heartbeats(ctx context.Context, giveUp context.CancelCauseFunc) {
+	var retry time.Duration
 	for {
 		a.mu.Lock()
 		body := map[string]string{"incarnation": a.incarnation}
 		if a.runID != "" {
 			body["job_id"] = a.runID
+		} else if a.reporting != "" {
+			body["job_id"] = a.reporting // ended, but the server does not know yet
 		}
 		interval := a.interval
 		a.mu.Unlock()
 		var out struct {
 			Interval string `json:"heartbeat_interval"`
 		}
-		if err := a.cfg.Client.Do(ctx, "POST", a.base+"/heartbeat", body, &out, ""); err != nil {
-			if ctx.Err() == nil {
-				a.log.Warn("heartbeat failed", "err", err)
-			}
-		} else if d, err := time.ParseDuration(out.Interval); err == nil && d > 0 {
-			a.mu.Lock()
-			a.interval, interval = d, d
-			a.mu.Unlock()
-		}
-		select {
-		case <-ctx.Done():
+		err := a.cfg.Client.Do(ctx, "POST", a.base+"/heartbeat", body, &out, "")
+		wait := interval
+		switch {
+		case ctx.Err() != nil:
 			return
-		case <-time.After(interval):
+		case err == nil:
+			a.refusals.ok()
+			if retry > 0 {
+				a.log.Info("heartbeat accepted again")
+				select {
+				case a.wake <- struct{}{}:
+				default:
+				}
+			}
+			retry = 0
+			if d, err := time.ParseDuration(out.Interval); err == nil && d > 0 {
+				a.mu.Lock()
+				a.interval, wait = d, d
+				a.mu.Unlock()
+			}
+		default:
+			if classify(err) == refusal {
+				if gerr := a.refusals.refused(err); gerr != nil {
+					giveUp(gerr)
+					return
+				}
+			}
+			if retry == 0 {
+				a.log.Warn("heartbeat failed; retrying", "err", err)
+			} else {
+				a.log.Debug("heartbeat failed again", "err", err)
+			}
+			retry = nextDelay(retry)
+			wait = min(interval, retry)
+		}
+		if !sleep(ctx, wait) {
+			return
 		}
 	}
 }

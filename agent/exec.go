@@ -71,31 +71,31 @@ func (c *cappedBuffer) String() string {
 }
 
 // start runs line for job in its own process group, with the job's dir,
-// env, run-as user (only when the agent runs as root) and file (written to
-// a temporary file named by $HERALD_JOB_FILE and $CHEF_PUSH_JOB_FILE).
-func start(job Job, line string) (*run, func() Result, error) {
+// run-as user (only when the agent runs as root), file (written to a
+// temporary file named by $CHEF_PUSH_JOB_FILE) and an environment built by
+// p (see EnvPolicy.jobEnv): never the agent's own.
+func start(job Job, line string, p EnvPolicy, node string) (*run, func() Result, error) {
 	cmd := exec.Command("/bin/sh", "-c", line)
 	cmd.Dir = job.Dir
-	cmd.Env = os.Environ()
-	for k, v := range job.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if job.User != "" {
-		cred, err := credentialFor(job.User)
-		if err != nil {
-			return nil, nil, err
-		}
-		cmd.SysProcAttr.Credential = cred
+	cred, who, err := runAs(job.User)
+	if err != nil {
+		return nil, nil, err
 	}
+	cmd.SysProcAttr.Credential = cred
 	var cleanup func()
+	var path string
 	if job.File != "" {
-		path, err := writeJobFile(job)
-		if err != nil {
+		if path, err = writeJobFile(job, cred); err != nil {
 			return nil, nil, err
 		}
 		cleanup = func() { os.Remove(path) }
-		cmd.Env = append(cmd.Env, "HERALD_JOB_FILE="+path, "CHEF_PUSH_JOB_FILE="+path)
+	}
+	if cmd.Env, err = p.jobEnv(job, node, who, path); err != nil {
+		if cleanup != nil {
+			cleanup()
+		}
+		return nil, nil, err
 	}
 	var stdout, stderr cappedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -151,23 +151,34 @@ func (r *run) kill(abort bool) {
 	}()
 }
 
-func credentialFor(name string) (*syscall.Credential, error) {
+// runAs returns the credential to run a job as name ("": the agent's own
+// user; nil: no change of user) and that user's identity.
+func runAs(name string) (*syscall.Credential, identity, error) {
+	if name == "" {
+		u, err := user.Current()
+		if err != nil { // a uid without a passwd entry: no HOME, USER or LOGNAME
+			return nil, identity{}, nil
+		}
+		return nil, identityOf(u), nil
+	}
 	u, err := user.Lookup(name)
 	if err != nil {
-		return nil, fmt.Errorf("run-as user %q: %w", name, err)
+		return nil, identity{}, fmt.Errorf("run-as user %q: %w", name, err)
 	}
 	if strconv.Itoa(os.Getuid()) == u.Uid {
-		return nil, nil
+		return nil, identityOf(u), nil
 	}
 	if os.Getuid() != 0 {
-		return nil, fmt.Errorf("run-as user %q: the agent is not root, so it can only run as itself", name)
+		return nil, identity{}, fmt.Errorf("run-as user %q: the agent is not root, so it can only run as itself", name)
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, identityOf(u), nil
 }
 
-func writeJobFile(job Job) (string, error) {
+// writeJobFile writes the job's file (mode 0600), owned by the run-as user
+// when there is one, and returns its path.
+func writeJobFile(job Job, cred *syscall.Credential) (string, error) {
 	var data []byte
 	switch {
 	case strings.HasPrefix(job.File, "raw:"):
@@ -186,7 +197,14 @@ func writeJobFile(job Job) (string, error) {
 	}
 	defer f.Close()
 	if _, err := f.Write(data); err != nil {
+		os.Remove(f.Name())
 		return "", err
+	}
+	if cred != nil {
+		if err := f.Chown(int(cred.Uid), int(cred.Gid)); err != nil {
+			os.Remove(f.Name())
+			return "", fmt.Errorf("job file: %w", err)
+		}
 	}
 	return f.Name(), nil
 }

@@ -12,7 +12,7 @@ func TestRunCapturesOutputEnvDirFile(t *testing.T) {
 	dir := t.TempDir()
 	job := Job{ID: "j1", RunTimeout: 10, Dir: dir, Env: map[string]string{"GREETING": "hi"},
 		File: "raw:file body", CaptureOutput: true}
-	_, wait, err := start(job, `echo "$GREETING from $(pwd)"; cat "$HERALD_JOB_FILE"; echo oops >&2`)
+	_, wait, err := start(job, `echo "$CHEF_PUSH_ENV_GREETING from $(pwd)"; cat "$CHEF_PUSH_JOB_FILE"; echo oops >&2`, EnvPolicy{}, "n1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,14 +24,14 @@ func TestRunCapturesOutputEnvDirFile(t *testing.T) {
 }
 
 func TestRunFailsTimesOutAndAborts(t *testing.T) {
-	_, wait, _ := start(Job{ID: "f", RunTimeout: 10}, "exit 3")
+	_, wait, _ := start(Job{ID: "f", RunTimeout: 10}, "exit 3", EnvPolicy{}, "n1")
 	if res := wait(); res.Succeeded {
 		t.Fatal("exit 3 succeeded")
 	}
 	// The run timeout kills the whole process group, children included.
 	marker := filepath.Join(t.TempDir(), "child-alive")
 	startAt := time.Now()
-	_, wait, _ = start(Job{ID: "t", RunTimeout: 1, CaptureOutput: true}, "(sleep 3; touch "+marker+") & sleep 30")
+	_, wait, _ = start(Job{ID: "t", RunTimeout: 1, CaptureOutput: true}, "(sleep 3; touch "+marker+") & sleep 30", EnvPolicy{}, "n1")
 	res := wait()
 	if res.Succeeded || !res.TimedOut || time.Since(startAt) > 8*time.Second || !strings.Contains(res.Stderr, "run timeout") {
 		t.Fatalf("timeout: %+v after %v", res, time.Since(startAt))
@@ -40,7 +40,7 @@ func TestRunFailsTimesOutAndAborts(t *testing.T) {
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("a child of the timed-out command survived")
 	}
-	r, wait, _ := start(Job{ID: "a", RunTimeout: 60}, "sleep 30")
+	r, wait, _ := start(Job{ID: "a", RunTimeout: 60}, "sleep 30", EnvPolicy{}, "n1")
 	time.AfterFunc(100*time.Millisecond, func() { r.kill(true) })
 	if res := wait(); !res.Aborted || res.Succeeded {
 		t.Fatalf("abort: %+v", res)
@@ -49,7 +49,7 @@ func TestRunFailsTimesOutAndAborts(t *testing.T) {
 
 func TestRunAsOtherUserNeedsRoot(t *testing.T) {
 	if os.Getuid() == 0 {
-		_, wait, err := start(Job{ID: "u", RunTimeout: 5, User: "nobody", CaptureOutput: true}, "id -un")
+		_, wait, err := start(Job{ID: "u", RunTimeout: 5, User: "nobody", CaptureOutput: true}, "id -un", EnvPolicy{}, "n1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +58,7 @@ func TestRunAsOtherUserNeedsRoot(t *testing.T) {
 		}
 		return
 	}
-	if _, _, err := start(Job{ID: "u", RunTimeout: 5, User: "root"}, "true"); err == nil {
+	if _, _, err := start(Job{ID: "u", RunTimeout: 5, User: "root"}, "true", EnvPolicy{}, "n1"); err == nil {
 		t.Fatal("a non-root agent ran a command as root")
 	}
 }

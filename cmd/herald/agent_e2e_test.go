@@ -15,26 +15,52 @@ import (
 // agentProc is a running `herald agent`.
 type agentProc struct {
 	cmd  *exec.Cmd
+	log  string // its stdout and stderr
 	done chan struct{}
+	err  error // how it ended, once done is closed
 }
 
 func startAgent(t *testing.T, p *proc, token, node, whitelist string) *agentProc {
 	t.Helper()
-	cmd := exec.Command(heraldBinary(t), "agent", "--server", p.url, "--token", token, "--org", "acme",
+	return startAgentWith(t, nil, "--server", p.url, "--token", token, "--org", "acme",
 		"--node", node, "--whitelist", whitelist, "--log-level", "debug")
-	cmd.Env = append(os.Environ(), "NODE_NAME="+node)
-	logf, _ := os.Create(filepath.Join(t.TempDir(), node+".log"))
+}
+
+// startAgentWith runs `herald agent args…` with env added to a clean
+// environment (PATH and HOME only: no stray HERALD_ variable).
+func startAgentWith(t *testing.T, env []string, args ...string) *agentProc {
+	t.Helper()
+	cmd := exec.Command(heraldBinary(t), append([]string{"agent"}, args...)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	logPath := filepath.Join(t.TempDir(), "agent.log")
+	logf, _ := os.Create(logPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	a := &agentProc{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(a.done) }()
+	a := &agentProc{cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { a.err = cmd.Wait(); logf.Close(); close(a.done) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-a.done })
 	return a
 }
 
 func (a *agentProc) kill() { _ = a.cmd.Process.Signal(syscall.SIGKILL); <-a.done }
+
+// logs returns what the agent printed so far.
+func (a *agentProc) logs() string {
+	b, _ := os.ReadFile(a.log)
+	return string(b)
+}
+
+// exited reports whether the agent has ended.
+func (a *agentProc) exited() bool {
+	select {
+	case <-a.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // waitNodes waits until every node is online (and available).
 func waitNodes(t *testing.T, p *proc, nodes ...string) {
@@ -95,7 +121,7 @@ func TestAgentsRunJobs(t *testing.T) {
 		t.Fatalf("domain: %d %v", code, err)
 	}
 	wl := filepath.Join(t.TempDir(), "whitelist.json")
-	_ = os.WriteFile(wl, []byte(`{"hello": "echo hello from $NODE_NAME", "nap": "sleep 3; echo rested"}`), 0o600)
+	_ = os.WriteFile(wl, []byte(`{"hello": "echo hello from $CHEF_PUSH_NODE_NAME", "nap": "sleep 3; echo rested"}`), 0o600)
 	nodes := []string{"web-1", "web-2", "web-3"}
 	tokens := map[string]string{}
 	agents := map[string]*agentProc{}
