@@ -140,13 +140,15 @@ func (a *API) reportTask(w http.ResponseWriter, r *http.Request) {
 	a.reply(w, r, ans, err)
 }
 
-// producerTask returns a task the caller may report on: a producer of
-// the task's domain. Anything else is 404 (existence is not revealed).
+// producerTask returns a task the caller may report on: the key that
+// created it, an admin of its domain or a superadmin. A key that may watch
+// the task but not write it gets 403; anything else is 404 (existence is
+// not revealed).
 func (a *API) producerTask(k *auth.Key, id string) (views.TaskEntry, error) {
 	e, ok := a.views.Task(id)
-	if !ok || !canProduce(k) || !k.MemberOf(e.Task.Domain) || a.expired(e.Task) {
-		if ok && !canProduce(k) && k.CanWatchTask(e.Task.Domain, e.Task.Owner, e.Task.Creator) {
-			return e, forbiddenf("a %s key cannot report task progress", k.Role)
+	if !ok || !canProduce(k) || !k.CanWriteTask(e.Task.Domain, e.Task.Creator) || a.expired(e.Task) {
+		if ok && !a.expired(e.Task) && k.CanWatchTask(e.Task.Domain, e.Task.Owner, e.Task.Creator) {
+			return e, forbiddenf("a %s key that did not create task %s cannot report on it", k.Role, id)
 		}
 		return e, notFoundf("no task %s", id)
 	}
