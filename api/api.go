@@ -38,6 +38,10 @@ type Config struct {
 	// HeartbeatInterval is the push nodes' heartbeat pace (default 10s); a
 	// node is down after 3 missed intervals.
 	HeartbeatInterval time.Duration
+	// IdempotencyCache bounds (in bytes) the index of recent
+	// Idempotency-Keys; past it the oldest are forgotten. 0 means
+	// views.DefaultIdempotencyBytes, negative no bound.
+	IdempotencyCache int64
 }
 
 // DefaultReplayCache is the default Config.ReplayCache: 64 MiB, about
@@ -77,6 +81,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	}
 	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(cfg.QueueSize)}
 	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)
+	if cfg.IdempotencyCache != 0 {
+		a.views.SetIdempotencyBytes(cfg.IdempotencyCache)
+	}
 	a.views.OnRevoke = a.hub.EndKey
 	a.metrics = newMetrics(a)
 	a.routes()

@@ -69,6 +69,12 @@ func newMetrics(a *API) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_replay_cache_records", Help: "Recent records kept in memory for resuming clients."},
 			func() float64 { n, _ := a.hub.HistorySize(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_idempotency_keys", Help: "Idempotency-Keys remembered (--idempotency-cache-mb bounds them)."},
+			func() float64 { n, _ := a.views.IdempotencySize(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_idempotency_bytes", Help: "Estimated memory of the remembered Idempotency-Keys."},
+			func() float64 { _, b := a.views.IdempotencySize(); return float64(b) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

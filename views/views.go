@@ -23,7 +23,7 @@ type Views struct {
 	mu       sync.RWMutex
 	tasks    map[string]*TaskEntry // task id → entry
 	sessions map[SessionKey]*SessionEntry
-	idem     map[string]idemEntry // msg id → where its write landed
+	idem     idemIndex            // msg id → where its write landed (idem.go)
 	pushy    pushyState           // push jobs and nodes (jobs.go, nodes.go)
 
 	applied atomic.Uint64
@@ -32,11 +32,6 @@ type Views struct {
 
 	// OnRevoke is called (on the tail goroutine) with each revoked key.
 	OnRevoke func(accessKey string)
-}
-
-type idemEntry struct {
-	seq uint64
-	at  time.Time
 }
 
 // TaskEntry is a task's snapshot with the position of its last record.
@@ -52,7 +47,7 @@ func New() *Views {
 		Auth:     auth.NewDirectory(),
 		tasks:    map[string]*TaskEntry{},
 		sessions: map[SessionKey]*SessionEntry{},
-		idem:     map[string]idemEntry{},
+		idem:     newIdemIndex(DefaultIdempotencyBytes),
 		pushy:    newPushyState(),
 	}
 }
@@ -85,9 +80,7 @@ func (v *Views) Apply(m *store.Msg) error {
 	}
 	if m.MsgID != "" {
 		v.mu.Lock()
-		if _, ok := v.idem[m.MsgID]; !ok {
-			v.idem[m.MsgID] = idemEntry{seq: m.Seq, at: m.Time}
-		}
+		v.idem.add(m.MsgID, m.Seq, m.Time)
 		v.mu.Unlock()
 	}
 	v.advance(m.Seq)
@@ -103,9 +96,9 @@ func (v *Views) Applied() uint64 { return v.applied.Load() }
 // Idempotent returns the sequence of the write made with msgID, if any.
 func (v *Views) Idempotent(msgID string) (uint64, bool) {
 	v.mu.RLock()
-	e, ok := v.idem[msgID]
+	seq, ok := v.idem.seqs[msgID]
 	v.mu.RUnlock()
-	return e.seq, ok
+	return seq, ok
 }
 
 // Task returns a copy of a task's entry.
@@ -136,11 +129,7 @@ func (v *Views) Expired(cutoff, idemCutoff time.Time) []string {
 		}
 	}
 	out = append(out, v.expiredPushyLocked(cutoff)...)
-	for k, e := range v.idem {
-		if e.at.Before(idemCutoff) {
-			delete(v.idem, k)
-		}
-	}
+	v.idem.expire(idemCutoff)
 	return out
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/herald-sse/herald/api"
 	"github.com/herald-sse/herald/store"
+	"github.com/herald-sse/herald/views"
 )
 
 type serveOpts struct {
@@ -32,6 +33,7 @@ type serveOpts struct {
 	cpuprofile                                           string
 	replayCacheMB                                        int
 	handlerWrites                                        bool
+	idempotencyCacheMB                                   int
 }
 
 func newServeCmd() *cobra.Command {
@@ -69,6 +71,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.BoolVar(&o.strictLookup, "strict-session-lookup", false, "refuse /events/session for a sessionId that matches no visible session")
 	f.IntVar(&o.queueSize, "queue-size", 256, "events queued per subscriber before a slow one is disconnected")
 	f.IntVar(&o.replayCacheMB, "replay-cache-mb", api.DefaultReplayCache>>20, "MiB of recent events kept in memory for resuming clients, so they need not read the store (0 disables)")
+	f.IntVar(&o.idempotencyCacheMB, "idempotency-cache-mb", views.DefaultIdempotencyBytes>>20, "MiB of recent Idempotency-Keys remembered (for an hour); past it the oldest are forgotten (0: no bound)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server to this file until it stops (for herald bench --server-arg)")
 	_ = f.MarkHidden("cpuprofile")
 	f.BoolVar(&o.handlerWrites, "handler-writes", false, "write every stream from its own goroutine, as TLS and HTTP/2 streams are (for comparison)")
@@ -162,9 +165,10 @@ func runServe(ctx context.Context, o serveOpts) error {
 		log.Info("embedded NATS exposed", "url", u)
 	}
 	a := api.New(api.Config{
-		HandlerWrites: o.handlerWrites,
-		ReplayCache:   replayCache(o.replayCacheMB),
-		Keepalive:     o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
+		HandlerWrites:    o.handlerWrites,
+		ReplayCache:      replayCache(o.replayCacheMB),
+		IdempotencyCache: idempotencyCache(o.idempotencyCacheMB),
+		Keepalive:        o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
 	}, st, log)
@@ -235,6 +239,15 @@ func shutdown(a *api.API, srv *http.Server, log *slog.Logger) error {
 
 // replayCache is api.Config.ReplayCache for --replay-cache-mb (0: none).
 func replayCache(mb int) int64 {
+	if mb <= 0 {
+		return -1
+	}
+	return int64(mb) << 20
+}
+
+// idempotencyCache is api.Config.IdempotencyCache for --idempotency-cache-mb
+// (0: no bound).
+func idempotencyCache(mb int) int64 {
 	if mb <= 0 {
 		return -1
 	}
