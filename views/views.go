@@ -23,8 +23,8 @@ type Views struct {
 	mu       sync.RWMutex
 	tasks    map[string]*TaskEntry // task id → entry
 	sessions map[SessionKey]*SessionEntry
-	idem     idemIndex            // msg id → where its write landed (idem.go)
-	pushy    pushyState           // push jobs and nodes (jobs.go, nodes.go)
+	idem     idemIndex  // msg id → where its write landed (idem.go)
+	pushy    pushyState // push jobs and nodes (jobs.go, nodes.go)
 
 	applied atomic.Uint64
 	waitMu  sync.Mutex
