@@ -42,6 +42,10 @@ type Config struct {
 	// Idempotency-Keys; past it the oldest are forgotten. 0 means
 	// views.DefaultIdempotencyBytes, negative no bound.
 	IdempotencyCache int64
+	// PublicURL is the scheme://host[:port] of the absolute URIs herald
+	// answers with (Location, uri, Link); "" means the scheme and local
+	// address of the connection. The Host header is never used.
+	PublicURL string
 }
 
 // DefaultReplayCache is the default Config.ReplayCache: 64 MiB, about

@@ -85,7 +85,7 @@ func (a *API) startJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := newJobID()
-	uri := jobURI(r, org, id)
+	uri := a.jobURI(r, org, id)
 	ans, err := a.commit(r.Context(), r, k, func() (change, any, error) {
 		now := time.Now().UTC()
 		avail := a.views.Availability(org, spec.Nodes, now)
@@ -148,7 +148,7 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	if more && len(items) > 0 {
 		next := url.Values{"limit": {strconv.Itoa(limit)}, "before": {items[len(items)-1].Job.ID}}
-		w.Header().Set("Link", "<"+pushyURI(r, org)+"/jobs?"+next.Encode()+`>; rel="next"`)
+		w.Header().Set("Link", "<"+a.pushyURI(r, org)+"/jobs?"+next.Encode()+`>; rel="next"`)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

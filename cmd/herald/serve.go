@@ -34,6 +34,7 @@ type serveOpts struct {
 	replayCacheMB                                        int
 	handlerWrites                                        bool
 	idempotencyCacheMB                                   int
+	publicURL                                            string
 }
 
 func newServeCmd() *cobra.Command {
@@ -71,6 +72,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.BoolVar(&o.strictLookup, "strict-session-lookup", false, "refuse /events/session for a sessionId that matches no visible session")
 	f.IntVar(&o.queueSize, "queue-size", 256, "events queued per subscriber before a slow one is disconnected")
 	f.IntVar(&o.replayCacheMB, "replay-cache-mb", api.DefaultReplayCache>>20, "MiB of recent events kept in memory for resuming clients, so they need not read the store (0 disables)")
+	f.StringVar(&o.publicURL, "public-url", "", "scheme://host[:port] of the Location, uri and Link URLs herald answers with (default: the scheme and the address it listens on; never the Host header)")
 	f.IntVar(&o.idempotencyCacheMB, "idempotency-cache-mb", views.DefaultIdempotencyBytes>>20, "MiB of recent Idempotency-Keys remembered (for an hour); past it the oldest are forgotten (0: no bound)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server to this file until it stops (for herald bench --server-arg)")
 	_ = f.MarkHidden("cpuprofile")
@@ -152,6 +154,11 @@ func runServe(ctx context.Context, o serveOpts) error {
 		scheme = "https"
 	}
 	log.Info("herald listening", "url", scheme+"://"+ln.Addr().String())
+	publicURL, err := listenPublicURL(o.publicURL, scheme, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
 	openCtx, cancelOpen := context.WithTimeout(ctx, time.Minute)
 	st, err := store.Open(openCtx, scfg)
@@ -168,6 +175,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 		HandlerWrites:    o.handlerWrites,
 		ReplayCache:      replayCache(o.replayCacheMB),
 		IdempotencyCache: idempotencyCache(o.idempotencyCacheMB),
+		PublicURL:        publicURL,
 		Keepalive:        o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
@@ -252,4 +260,21 @@ func idempotencyCache(mb int) int64 {
 		return -1
 	}
 	return int64(mb) << 20
+}
+
+// listenPublicURL is api.Config.PublicURL: --public-url checked, or else
+// scheme://the listen address when that names one host ("" for 0.0.0.0 or
+// [::]: each answer then names the local address its connection came to).
+func listenPublicURL(flag, scheme string, addr net.Addr) (string, error) {
+	if flag != "" {
+		u, err := api.ParsePublicURL(flag)
+		if err != nil {
+			return "", fmt.Errorf("--public-url %q: %w", flag, err)
+		}
+		return u, nil
+	}
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return "", nil
+	}
+	return scheme + "://" + addr.String(), nil
 }
