@@ -46,7 +46,14 @@ type Config struct {
 	// answers with (Location, uri, Link); "" means the scheme and local
 	// address of the connection. The Host header is never used.
 	PublicURL string
+	// MaxOpenJobs caps the unfinished push jobs of one domain; past it a
+	// job start is refused with 429. 0 means DefaultMaxOpenJobs, negative
+	// no cap.
+	MaxOpenJobs int
 }
+
+// DefaultMaxOpenJobs is the default Config.MaxOpenJobs.
+const DefaultMaxOpenJobs = 1000
 
 // DefaultReplayCache is the default Config.ReplayCache: 64 MiB, about
 // 60,000 recent session events.

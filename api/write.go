@@ -215,6 +215,9 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 			}
 			continue
 		}
+		if errors.Is(err, store.ErrTooLarge) {
+			return answer{}, herald.Errorf(herald.ETooLarge, "the write would store a record of more than %d bytes; send less", store.MaxRecordBytes)
+		}
 		if err != nil {
 			return answer{}, unavailable(err)
 		}
