@@ -50,6 +50,9 @@ type Config struct {
 	// job start is refused with 429. 0 means DefaultMaxOpenJobs, negative
 	// no cap.
 	MaxOpenJobs int
+	// LoginTTL is how long a browser login lasts (default LoginTTL); the
+	// janitor prunes expired ones.
+	LoginTTL time.Duration
 }
 
 // DefaultMaxOpenJobs is the default Config.MaxOpenJobs.
@@ -87,6 +90,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.LoginTTL <= 0 {
+		cfg.LoginTTL = LoginTTL
+	}
 	if cfg.ReplayCache == 0 {
 		cfg.ReplayCache = DefaultReplayCache
 	}
@@ -96,6 +102,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 		a.views.SetIdempotencyBytes(cfg.IdempotencyCache)
 	}
 	a.views.OnRevoke = a.hub.EndKey
+	a.views.OnLogout = a.hub.EndLogin
 	a.metrics = newMetrics(a)
 	a.routes()
 	return a

@@ -250,7 +250,7 @@ func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, recognized := a.resumePoint(r)
-	sub := &hub.Sub{Topics: []string{f.topic}, Key: k.AccessKey, Match: func(d *hub.Delivery) bool { return f.match(d.Msg) }}
+	sub := &hub.Sub{Topics: []string{f.topic}, Key: k.AccessKey, Login: loginOf(r), Match: func(d *hub.Delivery) bool { return f.match(d.Msg) }}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()

@@ -252,7 +252,7 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sub := &hub.Sub{Topics: []string{"task/" + id}, Key: k.AccessKey}
+	sub := &hub.Sub{Topics: []string{"task/" + id}, Key: k.AccessKey, Login: loginOf(r)}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()

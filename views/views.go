@@ -32,6 +32,8 @@ type Views struct {
 
 	// OnRevoke is called (on the tail goroutine) with each revoked key.
 	OnRevoke func(accessKey string)
+	// OnLogout is called (on the tail goroutine) with each ended login.
+	OnLogout func(accessKey, loginHash string)
 }
 
 // TaskEntry is a task's snapshot with the position of its last record.
@@ -62,6 +64,12 @@ func (v *Views) Apply(m *store.Msg) error {
 		revoked, err = v.Auth.Apply(r.Kind, r.Snapshot, r.Deleted)
 		if revoked != "" && v.OnRevoke != nil {
 			v.OnRevoke(revoked)
+		}
+		if err == nil && r.Kind == auth.KindLogin && r.Deleted && v.OnLogout != nil {
+			var l auth.Login
+			if json.Unmarshal(r.Snapshot, &l) == nil {
+				v.OnLogout(l.AccessKey, l.Hash)
+			}
 		}
 	case "session":
 		var s lifecycle.Session
