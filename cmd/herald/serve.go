@@ -36,6 +36,7 @@ type serveOpts struct {
 	idempotencyCacheMB                                   int
 	publicURL                                            string
 	maxOpenJobs                                          int
+	bootstrapFile                                        string
 }
 
 func newServeCmd() *cobra.Command {
@@ -62,6 +63,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.StringVar(&o.natsURLs, "nats", "", "comma-separated URLs of an external NATS JetStream cluster (instead of the embedded store)")
 	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS server on host:port so other herald processes can share it with --nats")
 	f.StringVar(&o.bootstrap, "bootstrap-token", "", "token of the bootstrap superadmin (generated on first start when empty)")
+	f.StringVar(&o.bootstrapFile, "bootstrap-token-file", "", "read the bootstrap superadmin's token from this file (keeps it off the command line)")
 	f.StringSliceVar(&o.corsOrigins, "cors-origin", nil, "exact origin allowed to call herald from a browser, with credentials (repeatable)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (serves HTTPS and HTTP/2)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS key file")
@@ -116,6 +118,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	}
 	retry, err := parseRetry(o.sseRetry)
 	if err != nil {
+		return err
+	}
+	if o.bootstrap, err = bootstrapToken(o.bootstrap, o.bootstrapFile); err != nil {
 		return err
 	}
 	scfg := store.Config{Dir: o.data, Listen: o.natsListen, Logger: log}
@@ -288,4 +293,24 @@ func maxOpenJobs(n int) int {
 		return -1
 	}
 	return n
+}
+
+// bootstrapToken is the bootstrap token of --bootstrap-token or, kept off
+// the command line, the first line of --bootstrap-token-file.
+func bootstrapToken(token, file string) (string, error) {
+	if file == "" {
+		return token, nil
+	}
+	if token != "" {
+		return "", errors.New("give --bootstrap-token or --bootstrap-token-file, not both")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--bootstrap-token-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if line = strings.TrimSpace(line); line == "" {
+		return "", fmt.Errorf("--bootstrap-token-file %s: the file has no token on its first line", file)
+	}
+	return line, nil
 }
