@@ -53,6 +53,9 @@ type Config struct {
 	// LoginTTL is how long a browser login lasts (default LoginTTL); the
 	// janitor prunes expired ones.
 	LoginTTL time.Duration
+	// MaxListBytes bounds the body of one list answer (default
+	// DefaultMaxListBytes); past it the answer ends with Link rel="next".
+	MaxListBytes int
 }
 
 // DefaultMaxOpenJobs is the default Config.MaxOpenJobs.

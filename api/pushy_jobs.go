@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -170,11 +169,8 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 		out[i] = e.Job.Summary(now)
 		out[i].Nodes = nil
 	}
-	if more && len(items) > 0 {
-		next := url.Values{"limit": {strconv.Itoa(limit)}, "before": {items[len(items)-1].Job.ID}}
-		w.Header().Set("Link", "<"+a.pushyURI(r, org)+"/jobs?"+next.Encode()+`>; rel="next"`)
-	}
-	writeJSON(w, http.StatusOK, out)
+	// At most limit items and the list byte bound; Link names the rest.
+	writeList(a, w, r, out, 0, more, "before", func(s lifecycle.JobSummary) string { return s.ID })
 }
 
 // getJob: GET /organizations/{org}/pushy/jobs/{id} — the job summary.
