@@ -1,7 +1,9 @@
 package lifecycle
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"strings"
 
 	herald "github.com/herald-sse/herald"
@@ -161,4 +163,25 @@ func validateJobFile(file string) error {
 		return herald.FieldErrorf("file", "file is %d bytes decoded; at most %d", n, MaxJobFileBytes)
 	}
 	return nil
+}
+
+// HasFile reports whether the job was given a file (kept or dropped).
+func (s JobSpec) HasFile() bool { return s.File != "" || s.FileDigest != "" }
+
+// DropFile replaces File by its digest (FileDigest): a job's file is
+// needed only for its commit commands, which its start record holds, so
+// memory and later records need not carry up to 133 kB per job.
+func (s *JobSpec) DropFile() {
+	if s.File == "" {
+		return
+	}
+	s.FileDigest = FileDigest(s.File)
+	s.File = ""
+}
+
+// FileDigest is the FileDigest of a file: hex SHA-256 of the "raw:…" or
+// "base64:…" text.
+func FileDigest(file string) string {
+	sum := sha256.Sum256([]byte(file))
+	return hex.EncodeToString(sum[:])
 }

@@ -85,6 +85,9 @@ func (v *Views) applyPushy(m *store.Msg) error {
 		if j.ID == "" || j.Domain == "" {
 			return errors.New("job snapshot without id or domain")
 		}
+		// The file stays in the start record only (commits are read from
+		// there); the views and later records carry its digest.
+		j.Spec.DropFile()
 		v.mu.Lock()
 		v.applyJobLocked(j, m)
 		v.mu.Unlock()
