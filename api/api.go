@@ -56,7 +56,14 @@ type Config struct {
 	// MaxListBytes bounds the body of one list answer (default
 	// DefaultMaxListBytes); past it the answer ends with Link rel="next".
 	MaxListBytes int
+	// MaxRunningTasks caps the unfinished tasks of one domain; past it a
+	// task creation is refused with 429. 0 means DefaultMaxRunningTasks,
+	// negative no cap.
+	MaxRunningTasks int
 }
+
+// DefaultMaxRunningTasks is the default Config.MaxRunningTasks.
+const DefaultMaxRunningTasks = 10000
 
 // DefaultMaxOpenJobs is the default Config.MaxOpenJobs.
 const DefaultMaxOpenJobs = 1000

@@ -129,3 +129,42 @@ func TestOpenJobsCap(t *testing.T) {
 		t.Errorf("a start after a job ended: status %d", resp.StatusCode)
 	}
 }
+
+// TestRunningTasksCap: a domain has at most --max-running-tasks unfinished
+// tasks; past it a creation is 429 with Retry-After naming the cap; other
+// domains are not affected, and a finished task frees its place.
+func TestRunningTasksCap(t *testing.T) {
+	const limit = 2
+	s := testutil.Start(t, testutil.WithConfig(func(c *api.Config) { c.MaxRunningTasks = limit }))
+	s.CreateDomain(t, "other")
+	ctx := context.Background()
+	svc := s.Client(s.CreateKey(t, "service", "default", nil, "").Token)
+	otherSvc := s.CreateKey(t, "service", "other", nil, "")
+	var first string
+	for i := 0; i < limit; i++ {
+		id, err := svc.CreateTask(ctx, 0, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == "" {
+			first = id
+		}
+	}
+	resp := pjDo(t, s, "POST", "/v1/tasks", svc.Token, `{}`, nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		resp.Body.Close()
+		t.Fatalf("task %d: status %d, Retry-After %q; want 429 with Retry-After", limit+1, resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if p := testutil.Problem(t, resp); !strings.Contains(p.Detail, "--max-running-tasks") {
+		t.Errorf("the refusal does not name the cap: %s", p.Detail)
+	}
+	if _, err := s.Client(otherSvc.Token).CreateTask(ctx, 0, nil, ""); err != nil {
+		t.Errorf("another domain's task: %v", err)
+	}
+	if _, err := svc.FinishTask(ctx, first, "done", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateTask(ctx, 0, nil, ""); err != nil {
+		t.Errorf("a task after one finished: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,13 +77,37 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) {
 	}
 	id := uuid.NewString()
 	ans, err := a.commit(r.Context(), r, k, func() (change, any, error) {
+		if err := a.runningTasksQuota(owner.Domain); err != nil {
+			return change{}, nil, err
+		}
 		t, evs, err := lifecycle.NewTask(id, owner.Domain, owner.AccessKey, k.AccessKey, total, req.Message, time.Now().UTC())
 		if err != nil {
 			return change{}, nil, err
 		}
 		return taskChange(t, evs, 0, http.StatusCreated), map[string]string{"task_id": id}, nil
 	})
+	if herald.ErrorCode(err) == herald.ETooMany {
+		w.Header().Set("Retry-After", strconv.Itoa(runningTasksRetryAfter))
+	}
 	a.reply(w, r, ans, err)
+}
+
+// runningTasksRetryAfter is the Retry-After (seconds) of a task creation
+// refused by the running-tasks cap.
+const runningTasksRetryAfter = 30
+
+// runningTasksQuota refuses a task creation when domain already has
+// Config.MaxRunningTasks unfinished tasks (concurrent creations may pass it
+// together).
+func (a *API) runningTasksQuota(domain string) error {
+	limit := a.cfg.MaxRunningTasks
+	if limit == 0 {
+		limit = DefaultMaxRunningTasks
+	}
+	if n := a.views.RunningTasks(domain); limit > 0 && n >= limit {
+		return herald.Errorf(herald.ETooMany, "domain %q has %d unfinished tasks, the most --max-running-tasks allows (%d); finish some first", domain, n, limit)
+	}
+	return nil
 }
 
 func taskChange(t lifecycle.Task, evs []lifecycle.Event, expect uint64, status int) change {

@@ -22,6 +22,7 @@ type Views struct {
 
 	mu       sync.RWMutex
 	tasks    map[string]*TaskEntry // task id → entry
+	running  map[string]int        // domain → its tasks not finished
 	sessions map[SessionKey]*SessionEntry
 	idem     idemIndex  // msg id → where its write landed (idem.go)
 	pushy    pushyState // push jobs and nodes (jobs.go, nodes.go)
@@ -48,6 +49,7 @@ func New() *Views {
 	return &Views{
 		Auth:     auth.NewDirectory(),
 		tasks:    map[string]*TaskEntry{},
+		running:  map[string]int{},
 		sessions: map[SessionKey]*SessionEntry{},
 		idem:     newIdemIndex(DefaultIdempotencyBytes),
 		pushy:    newPushyState(),
@@ -82,7 +84,9 @@ func (v *Views) Apply(m *store.Msg) error {
 		var t lifecycle.Task
 		if err = json.Unmarshal(r.Snapshot, &t); err == nil {
 			v.mu.Lock()
+			v.countTaskLocked(v.tasks[t.ID], -1)
 			v.tasks[t.ID] = &TaskEntry{Task: t, Seq: m.Seq, Subject: m.Subject}
+			v.countTaskLocked(v.tasks[t.ID], 1)
 			v.mu.Unlock()
 		}
 	}
@@ -120,6 +124,24 @@ func (v *Views) Task(id string) (TaskEntry, bool) {
 	return *e, true
 }
 
+// countTaskLocked adds d to the running count of e's domain when e is a
+// task not finished (nil: nothing).
+func (v *Views) countTaskLocked(e *TaskEntry, d int) {
+	if e == nil || e.Task.Finished() {
+		return
+	}
+	if v.running[e.Task.Domain] += d; v.running[e.Task.Domain] <= 0 {
+		delete(v.running, e.Task.Domain)
+	}
+}
+
+// RunningTasks returns how many tasks of domain have not finished.
+func (v *Views) RunningTasks(domain string) int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.running[domain]
+}
+
 // Expired lists the subjects of entities that finished before cutoff, and
 // forgets idempotency keys older than idemCutoff.
 func (v *Views) Expired(cutoff, idemCutoff time.Time) []string {
@@ -151,6 +173,7 @@ func (v *Views) Forget(subjects ...string) {
 	defer v.mu.Unlock()
 	for id, e := range v.tasks {
 		if gone[e.Subject] {
+			v.countTaskLocked(e, -1)
 			delete(v.tasks, id)
 		}
 	}

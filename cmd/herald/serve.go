@@ -37,6 +37,7 @@ type serveOpts struct {
 	publicURL                                            string
 	maxOpenJobs                                          int
 	bootstrapFile                                        string
+	maxRunningTasks                                      int
 }
 
 func newServeCmd() *cobra.Command {
@@ -77,6 +78,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.IntVar(&o.replayCacheMB, "replay-cache-mb", api.DefaultReplayCache>>20, "MiB of recent events kept in memory for resuming clients, so they need not read the store (0 disables)")
 	f.StringVar(&o.publicURL, "public-url", "", "scheme://host[:port] of the Location, uri and Link URLs herald answers with (default: the scheme and the address it listens on; never the Host header)")
 	f.IntVar(&o.maxOpenJobs, "max-open-jobs", api.DefaultMaxOpenJobs, "push jobs: unfinished jobs one organization may have; past it a start is refused with 429 (0: no cap)")
+	f.IntVar(&o.maxRunningTasks, "max-running-tasks", api.DefaultMaxRunningTasks, "unfinished background tasks one domain may have; past it a creation is refused with 429 (0: no cap)")
 	f.IntVar(&o.idempotencyCacheMB, "idempotency-cache-mb", views.DefaultIdempotencyBytes>>20, "MiB of recent Idempotency-Keys remembered (for an hour); past it the oldest are forgotten (0: no bound)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server to this file until it stops (for herald bench --server-arg)")
 	_ = f.MarkHidden("cpuprofile")
@@ -184,6 +186,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 		IdempotencyCache: idempotencyCache(o.idempotencyCacheMB),
 		PublicURL:        publicURL,
 		MaxOpenJobs:      maxOpenJobs(o.maxOpenJobs),
+		MaxRunningTasks:  maxOpenJobs(o.maxRunningTasks),
 		Keepalive:        o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
@@ -287,7 +290,8 @@ func listenPublicURL(flag, scheme string, addr net.Addr) (string, error) {
 	return scheme + "://" + addr.String(), nil
 }
 
-// maxOpenJobs is api.Config.MaxOpenJobs for --max-open-jobs (0: no cap).
+// maxOpenJobs is api.Config.MaxOpenJobs for --max-open-jobs, and
+// MaxRunningTasks for --max-running-tasks (0: no cap).
 func maxOpenJobs(n int) int {
 	if n <= 0 {
 		return -1
