@@ -40,6 +40,7 @@ type metrics struct {
 	reg          *prometheus.Registry
 	appended     prometheus.Counter
 	storeLatency prometheus.Histogram
+	quotaRefused *prometheus.CounterVec // by quota: open_jobs, running_tasks
 }
 
 func newMetrics(a *API) *metrics {
@@ -49,8 +50,11 @@ func newMetrics(a *API) *metrics {
 	m.storeLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "herald_store_append_seconds", Help: "Latency of acknowledged store appends.",
 		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)})
+	m.quotaRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_quota_refused_total", Help: "Writes refused with 429 by a per-domain cap (--max-open-jobs, --max-running-tasks)."},
+		[]string{"quota"})
 	st := a.hub.Stats()
-	m.reg.MustRegister(m.appended, m.storeLatency,
+	m.reg.MustRegister(m.appended, m.storeLatency, m.quotaRefused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_sse_connections", Help: "Open SSE streams."},
 			func() float64 { return float64(a.streams.Load()) }),

@@ -99,6 +99,7 @@ func (a *API) startJob(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		if herald.ErrorCode(err) == herald.ETooMany {
+			a.metrics.quotaRefused.WithLabelValues("open_jobs").Inc()
 			w.Header().Set("Retry-After", strconv.Itoa(openJobsRetryAfter))
 		}
 		a.writeError(w, r, err)

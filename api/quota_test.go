@@ -167,4 +167,10 @@ func TestRunningTasksCap(t *testing.T) {
 	if _, err := svc.CreateTask(ctx, 0, nil, ""); err != nil {
 		t.Errorf("a task after one finished: %v", err)
 	}
+	resp = s.Get(t, ctx, "/metrics", "", nil)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `herald_quota_refused_total{quota="running_tasks"} 1`) {
+		t.Errorf("/metrics does not count the refusal")
+	}
 }

@@ -87,6 +87,7 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) {
 		return taskChange(t, evs, 0, http.StatusCreated), map[string]string{"task_id": id}, nil
 	})
 	if herald.ErrorCode(err) == herald.ETooMany {
+		a.metrics.quotaRefused.WithLabelValues("running_tasks").Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(runningTasksRetryAfter))
 	}
 	a.reply(w, r, ans, err)
