@@ -3,13 +3,13 @@ package views
 import "time"
 
 // DefaultIdempotencyBytes is the default bound of the Idempotency-Key
-// index: 32 MiB, about 300,000 keyed writes.
+// index: 32 MiB, about 240,000 keyed writes.
 const DefaultIdempotencyBytes = 32 << 20
 
 // idemEntryCost is what one remembered key costs besides its text: the
 // map's key and value, its share of the map's buckets, and its place in
 // the eviction queue (measured by TestIdempotencyIndexBounded).
-const idemEntryCost = 100
+const idemEntryCost = 106
 
 // idemIndex remembers where each keyed write landed (msg id → sequence),
 // oldest first, within a byte bound: past it the oldest keys are forgotten
