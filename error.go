@@ -19,6 +19,7 @@ const (
 	ETooLarge                  // 413: body over the limit
 	ENotAcceptable             // 406: the client does not accept what we send
 	EUnavailable               // 503: the store is not reachable or not ready
+	ETooMany                   // 429: over a quota or rate limit; retry later
 )
 
 // Error is the one error type of herald's domain logic.

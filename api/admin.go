@@ -244,12 +244,20 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	keys := a.views.Auth.Keys(domain)
-	out := make([]publicKey, len(keys))
-	for i, x := range keys {
-		out[i] = publicKey{x.AccessKey, x.Role, x.Domain, x.Groups, x.Node, x.CreatedAt}
+	limit, err := listLimit(r.URL.Query())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	after := r.URL.Query().Get("after")
+	keys := a.views.Auth.Keys(domain)
+	out := make([]publicKey, 0, len(keys))
+	for _, x := range keys {
+		if x.AccessKey > after {
+			out = append(out, publicKey{x.AccessKey, x.Role, x.Domain, x.Groups, x.Node, x.CreatedAt})
+		}
+	}
+	writeList(a, w, r, out, limit, false, "after", func(k publicKey) string { return k.AccessKey })
 }
 
 // deleteKey: DELETE /v1/admin/keys/{accessKey}; ends the key's streams.

@@ -38,7 +38,35 @@ type Config struct {
 	// HeartbeatInterval is the push nodes' heartbeat pace (default 10s); a
 	// node is down after 3 missed intervals.
 	HeartbeatInterval time.Duration
+	// IdempotencyCache bounds (in bytes) the index of recent
+	// Idempotency-Keys; past it the oldest are forgotten. 0 means
+	// views.DefaultIdempotencyBytes, negative no bound.
+	IdempotencyCache int64
+	// PublicURL is the scheme://host[:port] of the absolute URIs herald
+	// answers with (Location, uri, Link); "" means the scheme and local
+	// address of the connection. The Host header is never used.
+	PublicURL string
+	// MaxOpenJobs caps the unfinished push jobs of one domain; past it a
+	// job start is refused with 429. 0 means DefaultMaxOpenJobs, negative
+	// no cap.
+	MaxOpenJobs int
+	// LoginTTL is how long a browser login lasts (default LoginTTL); the
+	// janitor prunes expired ones.
+	LoginTTL time.Duration
+	// MaxListBytes bounds the body of one list answer (default
+	// DefaultMaxListBytes); past it the answer ends with Link rel="next".
+	MaxListBytes int
+	// MaxRunningTasks caps the unfinished tasks of one domain; past it a
+	// task creation is refused with 429. 0 means DefaultMaxRunningTasks,
+	// negative no cap.
+	MaxRunningTasks int
 }
+
+// DefaultMaxRunningTasks is the default Config.MaxRunningTasks.
+const DefaultMaxRunningTasks = 10000
+
+// DefaultMaxOpenJobs is the default Config.MaxOpenJobs.
+const DefaultMaxOpenJobs = 1000
 
 // DefaultReplayCache is the default Config.ReplayCache: 64 MiB, about
 // 60,000 recent session events.
@@ -72,12 +100,19 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.LoginTTL <= 0 {
+		cfg.LoginTTL = LoginTTL
+	}
 	if cfg.ReplayCache == 0 {
 		cfg.ReplayCache = DefaultReplayCache
 	}
 	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(cfg.QueueSize)}
 	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)
+	if cfg.IdempotencyCache != 0 {
+		a.views.SetIdempotencyBytes(cfg.IdempotencyCache)
+	}
 	a.views.OnRevoke = a.hub.EndKey
+	a.views.OnLogout = a.hub.EndLogin
 	a.metrics = newMetrics(a)
 	a.routes()
 	return a

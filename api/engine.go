@@ -103,6 +103,7 @@ func (a *API) janitor(ctx context.Context) {
 			purged = append(purged, subj)
 		}
 		a.views.Forget(purged...)
+		a.pruneLogins(ctx, now)
 		select {
 		case <-ctx.Done():
 			return

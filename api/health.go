@@ -40,6 +40,7 @@ type metrics struct {
 	reg          *prometheus.Registry
 	appended     prometheus.Counter
 	storeLatency prometheus.Histogram
+	quotaRefused *prometheus.CounterVec // by quota: open_jobs, running_tasks
 }
 
 func newMetrics(a *API) *metrics {
@@ -49,8 +50,11 @@ func newMetrics(a *API) *metrics {
 	m.storeLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "herald_store_append_seconds", Help: "Latency of acknowledged store appends.",
 		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)})
+	m.quotaRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "herald_quota_refused_total", Help: "Writes refused with 429 by a per-domain cap (--max-open-jobs, --max-running-tasks)."},
+		[]string{"quota"})
 	st := a.hub.Stats()
-	m.reg.MustRegister(m.appended, m.storeLatency,
+	m.reg.MustRegister(m.appended, m.storeLatency, m.quotaRefused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_sse_connections", Help: "Open SSE streams."},
 			func() float64 { return float64(a.streams.Load()) }),
@@ -69,6 +73,12 @@ func newMetrics(a *API) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_replay_cache_records", Help: "Recent records kept in memory for resuming clients."},
 			func() float64 { n, _ := a.hub.HistorySize(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_idempotency_keys", Help: "Idempotency-Keys remembered (--idempotency-cache-mb bounds them)."},
+			func() float64 { n, _ := a.views.IdempotencySize(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "herald_idempotency_bytes", Help: "Estimated memory of the remembered Idempotency-Keys."},
+			func() float64 { _, b := a.views.IdempotencySize(); return float64(b) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

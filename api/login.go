@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 	"github.com/herald-sse/herald/store"
 )
 
-// LoginTTL is how long a browser login lasts.
+// LoginTTL is how long a browser login lasts by default (Config.LoginTTL).
 const LoginTTL = 24 * time.Hour
 
 type loginReq struct {
@@ -46,7 +47,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	// the first login's record while this answer sets a new cookie.
 	r.Header.Del("Idempotency-Key")
 	cookie := auth.NewToken()
-	l := auth.Login{Hash: auth.HashToken(cookie), AccessKey: k.AccessKey, Expires: time.Now().Add(LoginTTL).UTC()}
+	l := auth.Login{Hash: auth.HashToken(cookie), AccessKey: k.AccessKey, Expires: time.Now().Add(a.cfg.LoginTTL).UTC()}
 	_, err := a.commit(r.Context(), r, k, func() (change, any, error) {
 		return authChange(auth.KindLogin, store.Subject("auth.login", l.Hash), l, http.StatusNoContent, false), nil, nil
 	})
@@ -55,8 +56,34 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: cookie, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: a.cfg.TLS, MaxAge: int(LoginTTL / time.Second)})
+		SameSite: http.SameSiteStrictMode, Secure: a.cfg.TLS, MaxAge: int(a.cfg.LoginTTL / time.Second)})
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// loginOf is the hash of the browser login a request is authenticated by
+// ("" for a bearer token): streams carry it so logout can end them.
+func loginOf(r *http.Request) string {
+	if r.Header.Get("Authorization") != "" {
+		return ""
+	}
+	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+		return auth.HashToken(c.Value)
+	}
+	return ""
+}
+
+// pruneLogins removes the logins that expired from the store and the
+// directory (the cookie expired with them).
+func (a *API) pruneLogins(ctx context.Context, now time.Time) {
+	for _, h := range a.views.Auth.ExpiredLogins(now) {
+		if err := a.store.Purge(ctx, store.Subject("auth.login", h)); err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("purging an expired login failed", "err", err)
+			}
+			continue
+		}
+		a.views.Auth.ForgetLogin(h)
+	}
 }
 
 // logout: POST /v1/logout ends the cookie's login.

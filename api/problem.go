@@ -27,6 +27,7 @@ var codeStatus = map[herald.Code]int{
 	herald.ETooLarge:      http.StatusRequestEntityTooLarge,
 	herald.ENotAcceptable: http.StatusNotAcceptable,
 	herald.EUnavailable:   http.StatusServiceUnavailable,
+	herald.ETooMany:       http.StatusTooManyRequests,
 }
 
 var codeType = map[herald.Code]string{
@@ -39,6 +40,7 @@ var codeType = map[herald.Code]string{
 	herald.ETooLarge:      "too-large",
 	herald.ENotAcceptable: "not-acceptable",
 	herald.EUnavailable:   "unavailable",
+	herald.ETooMany:       "too-many",
 }
 
 // StatusOf maps an error to its HTTP status: the one place where herald

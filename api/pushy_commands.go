@@ -34,7 +34,7 @@ func (a *API) nodeCommands(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, recognized := a.resumePoint(r)
-	sub := &hub.Sub{Topics: []string{nodeTopic(org, node)}, Key: k.AccessKey}
+	sub := &hub.Sub{Topics: []string{nodeTopic(org, node)}, Key: k.AccessKey, Login: loginOf(r)}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()
@@ -55,7 +55,12 @@ func (a *API) nodeCommands(w http.ResponseWriter, r *http.Request) {
 		for _, o := range owed {
 			enc := commandEncoder{rec: &store.Record{}}
 			if o.Cmd.Type == lifecycle.CmdCommit {
-				enc.commit = commitJSON(o.Job.ID, o.Job.Spec)
+				spec, err := a.startSpec(ctx, o.Job.Spec, o.StartSeq)
+				if err != nil {
+					a.streamFailed(r, err)
+					return
+				}
+				enc.commit = commitJSON(o.Job.ID, spec)
 			}
 			if o.Ref.Seq == 0 {
 				st.addSynthetic(o.Cmd.Type, enc.data(o.Cmd))

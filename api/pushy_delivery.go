@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
@@ -71,6 +73,26 @@ type commitData struct {
 	Env           map[string]string `json:"env,omitempty"`
 	File          string            `json:"file,omitempty"`
 	CaptureOutput bool              `json:"capture_output"`
+}
+
+// startSpec returns spec with its file, which the views drop (keeping its
+// digest): read from the job's start record.
+func (a *API) startSpec(ctx context.Context, spec lifecycle.JobSpec, startSeq uint64) (lifecycle.JobSpec, error) {
+	if spec.File != "" || spec.FileDigest == "" {
+		return spec, nil
+	}
+	m, err := a.store.Get(ctx, startSeq)
+	if err != nil {
+		return spec, fmt.Errorf("read the start record %d of a job: %w", startSeq, err)
+	}
+	var snap struct {
+		Spec lifecycle.JobSpec `json:"spec"`
+	}
+	if err := json.Unmarshal(m.Record.Snapshot, &snap); err != nil || lifecycle.FileDigest(snap.Spec.File) != spec.FileDigest {
+		return spec, fmt.Errorf("the start record %d does not hold the job's file", startSeq)
+	}
+	spec.File = snap.Spec.File
+	return spec, nil
 }
 
 // commitJSON is the data of a commit command for a job.

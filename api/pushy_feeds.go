@@ -71,7 +71,7 @@ func (a *API) jobFeed(w http.ResponseWriter, r *http.Request) {
 		_ = st.flush()
 		return
 	}
-	sub := &hub.Sub{Topics: []string{jobTopic(org, j.ID)}, Key: caller(r).AccessKey}
+	sub := &hub.Sub{Topics: []string{jobTopic(org, j.ID)}, Key: caller(r).AccessKey, Login: loginOf(r)}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()
@@ -104,7 +104,7 @@ func (a *API) orgFeed(w http.ResponseWriter, r *http.Request) {
 	if recognized && after.Seq < a.views.PurgedUpTo(org) {
 		recognized = false // expired: some of the history after it is gone
 	}
-	sub := &hub.Sub{Topics: []string{orgTopic(org)}, Key: caller(r).AccessKey}
+	sub := &hub.Sub{Topics: []string{orgTopic(org)}, Key: caller(r).AccessKey, Login: loginOf(r)}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -85,8 +84,11 @@ func (a *API) startJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := newJobID()
-	uri := jobURI(r, org, id)
+	uri := a.jobURI(r, org, id)
 	ans, err := a.commit(r.Context(), r, k, func() (change, any, error) {
+		if err := a.openJobsQuota(org); err != nil {
+			return change{}, nil, err
+		}
 		now := time.Now().UTC()
 		avail := a.views.Availability(org, spec.Nodes, now)
 		j, evs, cmds, err := lifecycle.StartJob(id, org, spec, avail, a.votingTimeout(), now)
@@ -96,6 +98,10 @@ func (a *API) startJob(w http.ResponseWriter, r *http.Request) {
 		return jobChange(j, evs, cmds, 0, http.StatusCreated), map[string]string{"uri": uri}, nil
 	})
 	if err != nil {
+		if herald.ErrorCode(err) == herald.ETooMany {
+			a.metrics.quotaRefused.WithLabelValues("open_jobs").Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(openJobsRetryAfter))
+		}
 		a.writeError(w, r, err)
 		return
 	}
@@ -110,6 +116,24 @@ func (a *API) startJob(w http.ResponseWriter, r *http.Request) {
 	// the job finished before it connected.
 	w.Header().Set("Herald-Event-Id", a.eventID(ans))
 	writeAnswer(w, ans)
+}
+
+// openJobsRetryAfter is the Retry-After (seconds) of a start refused by
+// the open-jobs cap: jobs take seconds to minutes to finish.
+const openJobsRetryAfter = 30
+
+// openJobsQuota refuses a job start when org already has
+// Config.MaxOpenJobs unfinished jobs. Concurrent starts may pass it
+// together, so the cap can be exceeded by as many.
+func (a *API) openJobsQuota(org string) error {
+	limit := a.cfg.MaxOpenJobs
+	if limit == 0 {
+		limit = DefaultMaxOpenJobs
+	}
+	if n := a.views.OpenJobs(org); limit > 0 && n >= limit {
+		return herald.Errorf(herald.ETooMany, "organization %q has %d unfinished jobs, the most --max-open-jobs allows (%d); retry once some finish", org, n, limit)
+	}
+	return nil
 }
 
 // listJobs: GET /organizations/{org}/pushy/jobs?limit=&before= — summaries
@@ -146,11 +170,8 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 		out[i] = e.Job.Summary(now)
 		out[i].Nodes = nil
 	}
-	if more && len(items) > 0 {
-		next := url.Values{"limit": {strconv.Itoa(limit)}, "before": {items[len(items)-1].Job.ID}}
-		w.Header().Set("Link", "<"+pushyURI(r, org)+"/jobs?"+next.Encode()+`>; rel="next"`)
-	}
-	writeJSON(w, http.StatusOK, out)
+	// At most limit items and the list byte bound; Link names the rest.
+	writeList(a, w, r, out, 0, more, "before", func(s lifecycle.JobSummary) string { return s.ID })
 }
 
 // getJob: GET /organizations/{org}/pushy/jobs/{id} — the job summary.

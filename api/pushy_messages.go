@@ -71,9 +71,6 @@ func (a *API) nodeMessage(w http.ResponseWriter, r *http.Request) {
 			err = notFoundf("node %q is not part of job %s", node, j.ID)
 		}
 	}
-	if err == nil && j.Spec.CaptureOutput && (req.Stdout != nil || req.Stderr != nil) {
-		err = a.storeOutput(r, k, views.OutputSnapshot{JobID: j.ID, Node: node, Stdout: req.Stdout, Stderr: req.Stderr}, org)
-	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -81,6 +78,12 @@ func (a *API) nodeMessage(w http.ResponseWriter, r *http.Request) {
 	msg := lifecycle.NodeMessageType(*req.Type)
 	unlock := a.lockJob(org, j.ID)
 	defer unlock()
+	if j.Spec.CaptureOutput && (req.Stdout != nil || req.Stderr != nil) {
+		if err := a.captureOutput(r, k, org, node, msg, views.OutputSnapshot{JobID: j.ID, Node: node, Stdout: req.Stdout, Stderr: req.Stderr}); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
 	var current nodeMessageAnswer
 	ans, err := a.commit(r.Context(), r, k, func() (change, any, error) {
 		e, ok := a.views.Job(org, j.ID)
@@ -105,6 +108,27 @@ func (a *API) nodeMessage(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeAnswer(w, ans)
 	}
+}
+
+// captureOutput stores a node's output only with the message that ends the
+// node's run in a job still going (succeeded, failed, …: the node leaves
+// new/ready/running by it), checked against the job before anything is
+// written. Once the node finished or the job ended its captured output is
+// immutable: late messages store nothing. Called under the job's lock,
+// before the message itself is applied.
+func (a *API) captureOutput(r *http.Request, k *auth.Key, org, node string, msg lifecycle.NodeMessageType, out views.OutputSnapshot) error {
+	e, ok := a.views.Job(org, out.JobID)
+	if !ok || e.Job.Finished() || !e.Job.Nodes[node].Active() {
+		return nil
+	}
+	nj, _, _, err := e.Job.NodeMessage(node, msg, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if nj.Version == e.Job.Version || nj.Nodes[node].Active() {
+		return nil
+	}
+	return a.storeOutput(r, k, out, org)
 }
 
 // storeOutput appends a node's output for a job (kind "output", one

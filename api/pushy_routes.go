@@ -112,16 +112,14 @@ func acceptEventStream(r *http.Request) error {
 }
 
 // pushyURI is the absolute URI of an organization's push-jobs API.
-func pushyURI(r *http.Request, org string) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + "/organizations/" + org + "/pushy"
+func (a *API) pushyURI(r *http.Request, org string) string {
+	return a.baseURL(r) + "/organizations/" + org + "/pushy"
 }
 
 // jobURI is the absolute URI of a job, as POST /pushy/jobs returns it.
-func jobURI(r *http.Request, org, id string) string { return pushyURI(r, org) + "/jobs/" + id }
+func (a *API) jobURI(r *http.Request, org, id string) string {
+	return a.pushyURI(r, org) + "/jobs/" + id
+}
 
 // The hub topics of push jobs.
 func jobTopic(domain, id string) string    { return "job/" + domain + "/" + id }

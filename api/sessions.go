@@ -250,7 +250,7 @@ func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, recognized := a.resumePoint(r)
-	sub := &hub.Sub{Topics: []string{f.topic}, Key: k.AccessKey, Match: func(d *hub.Delivery) bool { return f.match(d.Msg) }}
+	sub := &hub.Sub{Topics: []string{f.topic}, Key: k.AccessKey, Login: loginOf(r), Match: func(d *hub.Delivery) bool { return f.match(d.Msg) }}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()
@@ -288,10 +288,22 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, herald.FieldErrorf("state", "must be one of enqueued, preparing, pulling, creating, started, terminating, terminated; got %q", truncate(state, 40)))
 		return
 	}
+	limit, err := listLimit(q)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	after := q.Get("after")
 	list := a.views.Sessions(func(s *lifecycle.Session) bool {
-		return f.matchSession(s) && (state == "" || string(s.State) == state)
+		return f.matchSession(s) && (state == "" || string(s.State) == state) && (after == "" || sessionCursor(*s) > after)
 	})
-	writeJSON(w, http.StatusOK, list)
+	writeList(a, w, r, list, limit, false, "after", sessionCursor)
+}
+
+// sessionCursor is a session's place in GET /v1/sessions (sorted by
+// domain, owner, id; none of them contains "/"): the value of ?after=.
+func sessionCursor(s lifecycle.Session) string {
+	return s.Domain + "/" + s.OwnerAccessKey + "/" + s.SessionID
 }
 
 func validSessionState(s string) bool {

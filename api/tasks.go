@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,13 +77,38 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) {
 	}
 	id := uuid.NewString()
 	ans, err := a.commit(r.Context(), r, k, func() (change, any, error) {
+		if err := a.runningTasksQuota(owner.Domain); err != nil {
+			return change{}, nil, err
+		}
 		t, evs, err := lifecycle.NewTask(id, owner.Domain, owner.AccessKey, k.AccessKey, total, req.Message, time.Now().UTC())
 		if err != nil {
 			return change{}, nil, err
 		}
 		return taskChange(t, evs, 0, http.StatusCreated), map[string]string{"task_id": id}, nil
 	})
+	if herald.ErrorCode(err) == herald.ETooMany {
+		a.metrics.quotaRefused.WithLabelValues("running_tasks").Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(runningTasksRetryAfter))
+	}
 	a.reply(w, r, ans, err)
+}
+
+// runningTasksRetryAfter is the Retry-After (seconds) of a task creation
+// refused by the running-tasks cap.
+const runningTasksRetryAfter = 30
+
+// runningTasksQuota refuses a task creation when domain already has
+// Config.MaxRunningTasks unfinished tasks (concurrent creations may pass it
+// together).
+func (a *API) runningTasksQuota(domain string) error {
+	limit := a.cfg.MaxRunningTasks
+	if limit == 0 {
+		limit = DefaultMaxRunningTasks
+	}
+	if n := a.views.RunningTasks(domain); limit > 0 && n >= limit {
+		return herald.Errorf(herald.ETooMany, "domain %q has %d unfinished tasks, the most --max-running-tasks allows (%d); finish some first", domain, n, limit)
+	}
+	return nil
 }
 
 func taskChange(t lifecycle.Task, evs []lifecycle.Event, expect uint64, status int) change {
@@ -140,13 +166,15 @@ func (a *API) reportTask(w http.ResponseWriter, r *http.Request) {
 	a.reply(w, r, ans, err)
 }
 
-// producerTask returns a task the caller may report on: a producer of
-// the task's domain. Anything else is 404 (existence is not revealed).
+// producerTask returns a task the caller may report on: the key that
+// created it, an admin of its domain or a superadmin. A key that may watch
+// the task but not write it gets 403; anything else is 404 (existence is
+// not revealed).
 func (a *API) producerTask(k *auth.Key, id string) (views.TaskEntry, error) {
 	e, ok := a.views.Task(id)
-	if !ok || !canProduce(k) || !k.MemberOf(e.Task.Domain) || a.expired(e.Task) {
-		if ok && !canProduce(k) && k.CanWatchTask(e.Task.Domain, e.Task.Owner, e.Task.Creator) {
-			return e, forbiddenf("a %s key cannot report task progress", k.Role)
+	if !ok || !canProduce(k) || !k.CanWriteTask(e.Task.Domain, e.Task.Creator) || a.expired(e.Task) {
+		if ok && !a.expired(e.Task) && k.CanWatchTask(e.Task.Domain, e.Task.Owner, e.Task.Creator) {
+			return e, forbiddenf("a %s key that did not create task %s cannot report on it", k.Role, id)
 		}
 		return e, notFoundf("no task %s", id)
 	}
@@ -250,7 +278,7 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sub := &hub.Sub{Topics: []string{"task/" + id}, Key: k.AccessKey}
+	sub := &hub.Sub{Topics: []string{"task/" + id}, Key: k.AccessKey, Login: loginOf(r)}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()

@@ -169,8 +169,7 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 		if len(key) > 255 {
 			return answer{}, herald.FieldErrorf("Idempotency-Key", "must be at most 255 characters")
 		}
-		sum := sha256.Sum256([]byte(k.AccessKey + "\x00" + key))
-		msgID = hex.EncodeToString(sum[:16])
+		msgID = idempotencyID(k.AccessKey, r.Method, r.URL.Path, key)
 	}
 	synced := false
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -216,6 +215,9 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 			}
 			continue
 		}
+		if errors.Is(err, store.ErrTooLarge) {
+			return answer{}, herald.Errorf(herald.ETooLarge, "the write would store a record of more than %d bytes; send less", store.MaxRecordBytes)
+		}
 		if err != nil {
 			return answer{}, unavailable(err)
 		}
@@ -229,6 +231,20 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 		return a.final(ans, ack.Seq), nil
 	}
 	return answer{}, herald.Errorf(herald.EUnavailable, "too many concurrent writes to the same entity; retry")
+}
+
+// idempotencyID is the store's message id of a write made with an
+// Idempotency-Key: scoped by the caller's access key, the method and the
+// path (which names the entity), so the same key sent to another route, or
+// by another caller, is a different write (issue 12).
+func idempotencyID(accessKey, method, path, key string) string {
+	h := sha256.New()
+	for _, part := range [...]string{accessKey, method, path, key} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
 // sync waits until the views applied everything the store holds now.

@@ -80,10 +80,3 @@ func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
-
-// BootstrapAccessKey is the access key of the superadmin created from a
-// bootstrap token: derived from its hash, so herald processes sharing a
-// store agree on it and create it once.
-func BootstrapAccessKey(tokenHash string) string {
-	return "HKBOOT" + strings.ToUpper(tokenHash[:14])
-}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/herald-sse/herald"
 )
@@ -90,6 +91,33 @@ func (d *Directory) Apply(kind string, snapshot json.RawMessage, deleted bool) (
 		}
 	}
 	return "", nil
+}
+
+// ExpiredLogins returns the hashes of the logins that expired before now.
+func (d *Directory) ExpiredLogins(now time.Time) []string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []string
+	for h, l := range d.logins {
+		if !now.Before(l.Expires) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// ForgetLogin drops a login whose record was purged.
+func (d *Directory) ForgetLogin(hash string) {
+	d.mu.Lock()
+	delete(d.logins, hash)
+	d.mu.Unlock()
+}
+
+// Logins returns how many logins the directory holds.
+func (d *Directory) Logins() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.logins)
 }
 
 // ByToken returns the key a bearer token belongs to.

@@ -22,6 +22,13 @@ func (k *Key) CanWatchTask(domain, owner, creator string) bool {
 	return k.AccessKey == owner || k.SeesDomain(domain) || (k.Role == herald.RoleService && k.AccessKey == creator)
 }
 
+// CanWriteTask: the key that created the task, an admin of its domain, or
+// a superadmin (issue 12: any other producer of the domain could report on
+// — and read through the answer — a task it cannot see).
+func (k *Key) CanWriteTask(domain, creator string) bool {
+	return k.AccessKey == creator || k.SeesDomain(domain)
+}
+
 // CanProduce reports whether k may report sessions and tasks and start
 // jobs in domain: service and admin keys of that domain, superadmins.
 func (k *Key) CanProduce(domain string) bool {

@@ -68,7 +68,7 @@ func (c *Client) Keys(ctx context.Context, domain string) ([]Key, error) {
 		path += "?domain=" + url.QueryEscape(domain)
 	}
 	var out []Key
-	err := c.Do(ctx, "GET", path, nil, &out, "")
+	err := getAll(ctx, c, path, &out)
 	return out, err
 }
 

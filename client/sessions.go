@@ -50,6 +50,6 @@ func (c *Client) Sessions(ctx context.Context, group, state string) ([]Session, 
 		q.Set("state", state)
 	}
 	var out []Session
-	err := c.Do(ctx, "GET", "/v1/sessions?"+q.Encode(), nil, &out, "")
+	err := getAll(ctx, c, "/v1/sessions?"+q.Encode(), &out)
 	return out, err
 }

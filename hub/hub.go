@@ -215,6 +215,21 @@ func (h *Hub) EndKey(key string) {
 	}
 }
 
+// EndLogin ends the streams of key opened with one browser login (logout).
+func (h *Hub) EndLogin(key, login string) {
+	h.keysMu.Lock()
+	var subs []*Sub
+	for s := range h.byKey[key] {
+		if s.Login == login {
+			subs = append(subs, s)
+		}
+	}
+	h.keysMu.Unlock()
+	for _, s := range subs {
+		h.end(s, EndRevoked)
+	}
+}
+
 // EndAll ends every subscriber (shutdown).
 func (h *Hub) EndAll() {
 	for i := range h.shards {

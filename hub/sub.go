@@ -37,6 +37,7 @@ type Delivery struct {
 type Sub struct {
 	Topics []string
 	Key    string // access key of the caller, for revocation
+	Login  string // hash of the browser login it came with, for logout
 	// Match, if set, is evaluated by the dispatcher for each delivery of a
 	// subscribed topic; it must be fast and must not block.
 	Match func(*Delivery) bool

@@ -80,8 +80,11 @@ type JobSpec struct {
 	Dir           string            `json:"dir,omitempty"`
 	Env           map[string]string `json:"env,omitempty"`
 	File          string            `json:"file,omitempty"` // "raw:…" or "base64:…"
-	CaptureOutput bool              `json:"capture_output,omitempty"`
-	RequestedBy   string            `json:"requested_by"` // access key of the caller
+	// FileDigest stands for File once it was dropped (DropFile): the job
+	// has a file, kept only in its start record.
+	FileDigest    string `json:"file_sha256,omitempty"`
+	CaptureOutput bool   `json:"capture_output,omitempty"`
+	RequestedBy   string `json:"requested_by"` // access key of the caller
 }
 
 // Command is an order for a node agent, sent on its command feed (SPEC §5.5).

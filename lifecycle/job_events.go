@@ -95,7 +95,7 @@ func (t *jobTx) startData() jobStartData {
 		JobUser:       s.User,
 		Dir:           s.Dir,
 		Env:           s.Env,
-		FileSpecified: s.File != "",
+		FileSpecified: s.HasFile(),
 		Capture:       s.CaptureOutput,
 	}
 }

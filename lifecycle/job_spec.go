@@ -1,7 +1,9 @@
 package lifecycle
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"strings"
 
 	herald "github.com/herald-sse/herald"
@@ -9,13 +11,20 @@ import (
 
 // Limits and defaults of a job request (SPEC §5.1).
 const (
-	DefaultRunTimeout = 3600            // seconds
-	MaxRunTimeout     = 365 * 24 * 3600 // seconds: a year
-	MaxJobNodes       = 10000           // nodes in one job
-	MaxJobFileBytes   = 100000          // decoded size of file
-	filePrefixRaw     = "raw:"          // file: the content as is
-	filePrefixBase64  = "base64:"       // file: standard base64, padded
-	slugDescription   = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+	DefaultRunTimeout  = 3600            // seconds
+	MaxRunTimeout      = 365 * 24 * 3600 // seconds: a year
+	MaxJobNodes        = 10000           // nodes in one job
+	MaxJobFileBytes    = 100000          // decoded size of file
+	MaxJobEnvEntries   = 100             // entries in env
+	MaxJobEnvBytes     = 16 << 10        // env names and values together
+	MaxJobEnvName      = 128             // bytes of one env name
+	MaxJobCommand      = 1024            // bytes of command
+	MaxJobUser         = 256             // bytes of user
+	MaxJobDir          = 4096            // bytes of dir (PATH_MAX)
+	envNameDescription = "[A-Za-z_][A-Za-z0-9_]{0,127}"
+	filePrefixRaw      = "raw:"    // file: the content as is
+	filePrefixBase64   = "base64:" // file: standard base64, padded
+	slugDescription    = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 )
 
 // ValidateJobSpec checks a job request and applies its defaults: run_timeout
@@ -60,16 +69,23 @@ func ValidateJobSpec(spec *JobSpec) error {
 			return herald.FieldErrorf("quorum", "quorum %d is not between 1 and the number of nodes (%d)", quorum, len(spec.Nodes))
 		}
 	}
-	for k, v := range spec.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
-			return herald.FieldErrorf("env", "env %q: a name must be non-empty without '=' or NUL, a value without NUL", k)
-		}
+	if err := validateJobEnv(spec.Env); err != nil {
+		return err
+	}
+	if len(spec.Command) > MaxJobCommand {
+		return herald.FieldErrorf("command", "command is %d bytes; at most %d", len(spec.Command), MaxJobCommand)
 	}
 	if strings.ContainsRune(spec.User, 0) {
 		return herald.FieldErrorf("user", "user contains NUL")
 	}
+	if len(spec.User) > MaxJobUser {
+		return herald.FieldErrorf("user", "user is %d bytes; at most %d", len(spec.User), MaxJobUser)
+	}
 	if strings.ContainsRune(spec.Dir, 0) {
 		return herald.FieldErrorf("dir", "dir contains NUL")
+	}
+	if len(spec.Dir) > MaxJobDir {
+		return herald.FieldErrorf("dir", "dir is %d bytes; at most %d", len(spec.Dir), MaxJobDir)
 	}
 	if err := validateJobFile(spec.File); err != nil {
 		return err
@@ -77,6 +93,51 @@ func ValidateJobSpec(spec *JobSpec) error {
 	spec.RunTimeout = runTimeout
 	spec.Quorum = quorum
 	return nil
+}
+
+// validateJobEnv checks env: at most MaxJobEnvEntries entries of
+// MaxJobEnvBytes together, names that are shell identifiers of at most
+// MaxJobEnvName bytes, values without NUL.
+func validateJobEnv(env map[string]string) error {
+	if len(env) > MaxJobEnvEntries {
+		return herald.FieldErrorf("env", "env has %d entries; at most %d", len(env), MaxJobEnvEntries)
+	}
+	total := 0
+	for k, v := range env {
+		if !validEnvName(k) {
+			return herald.FieldErrorf("env", "env name %q is not %s", truncateName(k), envNameDescription)
+		}
+		if strings.ContainsRune(v, 0) {
+			return herald.FieldErrorf("env", "env %s: the value contains NUL", k)
+		}
+		total += len(k) + len(v)
+	}
+	if total > MaxJobEnvBytes {
+		return herald.FieldErrorf("env", "env names and values are %d bytes together; at most %d", total, MaxJobEnvBytes)
+	}
+	return nil
+}
+
+// validEnvName reports whether s matches [A-Za-z_][A-Za-z0-9_]{0,127}.
+func validEnvName(s string) bool {
+	if s == "" || len(s) > MaxJobEnvName {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// truncateName shortens a refused name for an error message.
+func truncateName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 // validateJobFile checks the file key: "" (absent), "raw:…" or "base64:…",
@@ -102,4 +163,25 @@ func validateJobFile(file string) error {
 		return herald.FieldErrorf("file", "file is %d bytes decoded; at most %d", n, MaxJobFileBytes)
 	}
 	return nil
+}
+
+// HasFile reports whether the job was given a file (kept or dropped).
+func (s JobSpec) HasFile() bool { return s.File != "" || s.FileDigest != "" }
+
+// DropFile replaces File by its digest (FileDigest): a job's file is
+// needed only for its commit commands, which its start record holds, so
+// memory and later records need not carry up to 133 kB per job.
+func (s *JobSpec) DropFile() {
+	if s.File == "" {
+		return
+	}
+	s.FileDigest = FileDigest(s.File)
+	s.File = ""
+}
+
+// FileDigest is the FileDigest of a file: hex SHA-256 of the "raw:…" or
+// "base64:…" text.
+func FileDigest(file string) string {
+	sum := sha256.Sum256([]byte(file))
+	return hex.EncodeToString(sum[:])
 }

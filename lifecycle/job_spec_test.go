@@ -53,6 +53,17 @@ func TestValidateJobSpec(t *testing.T) {
 		{"env empty name", JobSpec{Command: "c", Nodes: nodes(1), Env: map[string]string{"": "v"}}, "env", 0, 0},
 		{"env name with =", JobSpec{Command: "c", Nodes: nodes(1), Env: map[string]string{"A=B": "v"}}, "env", 0, 0},
 		{"env value with NUL", JobSpec{Command: "c", Nodes: nodes(1), Env: map[string]string{"A": "\x00"}}, "env", 0, 0},
+		{"env at the limits", JobSpec{Command: "c", Nodes: nodes(1), Env: env(MaxJobEnvEntries, MaxJobEnvBytes)}, "", 3600, 1},
+		{"env too many entries", JobSpec{Command: "c", Nodes: nodes(1), Env: env(MaxJobEnvEntries+1, 0)}, "env", 0, 0},
+		{"env too many bytes", JobSpec{Command: "c", Nodes: nodes(1), Env: env(2, MaxJobEnvBytes+1)}, "env", 0, 0},
+		{"env name with a dash", JobSpec{Command: "c", Nodes: nodes(1), Env: map[string]string{"A-B": "v"}}, "env", 0, 0},
+		{"env name starting with a digit", JobSpec{Command: "c", Nodes: nodes(1), Env: map[string]string{"1A": "v"}}, "env", 0, 0},
+		{"env exported function", JobSpec{Command: "c", Nodes: nodes(1), Env: map[string]string{"BASH_FUNC_x%%": "() { id; }"}}, "env", 0, 0},
+		{"env name at the limit", JobSpec{Command: "c", Nodes: nodes(1), Env: map[string]string{strings.Repeat("A", MaxJobEnvName): "v"}}, "", 3600, 1},
+		{"env name too long", JobSpec{Command: "c", Nodes: nodes(1), Env: map[string]string{strings.Repeat("A", MaxJobEnvName+1): "v"}}, "env", 0, 0},
+		{"command too long", JobSpec{Command: strings.Repeat("c", MaxJobCommand+1), Nodes: nodes(1)}, "command", 0, 0},
+		{"user too long", JobSpec{Command: "c", Nodes: nodes(1), User: strings.Repeat("u", MaxJobUser+1)}, "user", 0, 0},
+		{"dir too long", JobSpec{Command: "c", Nodes: nodes(1), Dir: "/" + strings.Repeat("d", MaxJobDir)}, "dir", 0, 0},
 		{"user with NUL", JobSpec{Command: "c", Nodes: nodes(1), User: "a\x00"}, "user", 0, 0},
 		{"dir with NUL", JobSpec{Command: "c", Nodes: nodes(1), Dir: "/\x00"}, "dir", 0, 0},
 	}
@@ -97,4 +108,22 @@ func b64(n int) string {
 		s += "AAA="
 	}
 	return s
+}
+
+// env returns n entries whose names and values are total bytes together
+// (or short values when total is 0).
+func env(n, total int) map[string]string {
+	out := make(map[string]string, n)
+	used := 0
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("V%03d", i)
+		val := "v"
+		if total > 0 {
+			share := (total - used) / (n - i)
+			val = strings.Repeat("x", share-len(name))
+		}
+		used += len(name) + len(val)
+		out[name] = val
+	}
+	return out
 }

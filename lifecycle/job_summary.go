@@ -47,7 +47,7 @@ func (j Job) Summary(now time.Time) JobSummary {
 		Dir:           j.Spec.Dir,
 		Env:           j.Spec.Env,
 		CaptureOutput: j.Spec.CaptureOutput,
-		FileSpecified: j.Spec.File != "",
+		FileSpecified: j.Spec.HasFile(),
 		Timestamp:     now,
 	}
 	for n, st := range j.Nodes {

@@ -16,6 +16,14 @@ import (
 // another writer won. The caller re-reads and re-decides.
 var ErrConflict = errors.New("store: entity changed concurrently")
 
+// ErrTooLarge reports a record over MaxRecordBytes: nothing was written.
+var ErrTooLarge = errors.New("store: record too large")
+
+// MaxRecordBytes bounds one encoded record (the stream's MaxMsgSize less
+// room for headers). The largest record herald's own limits allow, a push
+// job started on 10,000 nodes with the largest env and file, is ~2.9 MB.
+const MaxRecordBytes = 4<<20 - 4<<10
+
 // ErrNotFound reports that no record exists.
 var ErrNotFound = errors.New("store: not found")
 
@@ -45,6 +53,9 @@ func (s *Store) Commit(ctx context.Context, a Append) (Ack, error) {
 	data, err := a.Record.AppendJSON(make([]byte, 0, 1024))
 	if err != nil {
 		return Ack{}, fmt.Errorf("store: encode record: %w", err)
+	}
+	if len(data) > MaxRecordBytes {
+		return Ack{}, fmt.Errorf("%w: %d bytes; at most %d", ErrTooLarge, len(data), MaxRecordBytes)
 	}
 	hdr := make(nats.Header, 3)
 	hdr[jetstream.ExpectedStreamHeader] = []string{StreamName}

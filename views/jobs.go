@@ -41,6 +41,7 @@ type pushyState struct {
 	seq      uint64                          // last job/node/output record applied
 	jobs     map[jobKey]*JobEntry            // every retained job
 	live     map[jobKey]*JobEntry            // the jobs not finished yet
+	open     map[string]int                  // domain → how many of live are its
 	order    map[string][]*JobEntry          // domain → its jobs by CreatedSeq
 	involved map[nodeKey]map[string]struct{} // node → jobs it is engaged in or owes an abort
 	cmds     map[jobNodeKey]CommandRef       // last command of a job to a node
@@ -53,6 +54,7 @@ func newPushyState() pushyState {
 	return pushyState{
 		jobs:     map[jobKey]*JobEntry{},
 		live:     map[jobKey]*JobEntry{},
+		open:     map[string]int{},
 		order:    map[string][]*JobEntry{},
 		involved: map[nodeKey]map[string]struct{}{},
 		cmds:     map[jobNodeKey]CommandRef{},
@@ -83,6 +85,9 @@ func (v *Views) applyPushy(m *store.Msg) error {
 		if j.ID == "" || j.Domain == "" {
 			return errors.New("job snapshot without id or domain")
 		}
+		// The file stays in the start record only (commits are read from
+		// there); the views and later records carry its digest.
+		j.Spec.DropFile()
 		v.mu.Lock()
 		v.applyJobLocked(j, m)
 		v.mu.Unlock()
@@ -130,9 +135,9 @@ func (v *Views) applyJobLocked(j lifecycle.Job, m *store.Msg) {
 	}
 	p.jobs[k] = e
 	if j.Finished() {
-		delete(p.live, k)
+		p.setLive(k, nil)
 	} else {
-		p.live[k] = e
+		p.setLive(k, e)
 	}
 	for n := range j.Nodes {
 		nk := nodeKey{j.Domain, n}
@@ -155,6 +160,32 @@ func (v *Views) applyJobLocked(j lifecycle.Job, m *store.Msg) {
 		p.cmds[jobNodeKey{j.Domain, j.ID, c.Node}] = CommandRef{Seq: m.Seq, Idx: uint32(events + i), Type: c.Type}
 	}
 	p.seq = m.Seq
+}
+
+// setLive records whether a job is unfinished (e) or not (nil), keeping
+// the per-domain count of open jobs.
+func (p *pushyState) setLive(k jobKey, e *JobEntry) {
+	_, was := p.live[k]
+	if e == nil {
+		delete(p.live, k)
+		if was {
+			if p.open[k.domain]--; p.open[k.domain] <= 0 {
+				delete(p.open, k.domain)
+			}
+		}
+		return
+	}
+	p.live[k] = e
+	if !was {
+		p.open[k.domain]++
+	}
+}
+
+// OpenJobs returns how many jobs of domain have not finished.
+func (v *Views) OpenJobs(domain string) int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.pushy.open[domain]
 }
 
 // expiredPushyLocked lists the subjects of jobs that finished before cutoff:
@@ -190,7 +221,7 @@ func (v *Views) forgetPushyLocked(gone map[string]bool) {
 			continue
 		}
 		delete(p.jobs, k)
-		delete(p.live, k)
+		p.setLive(k, nil)
 		touched[k.domain] = true
 		p.purged[k.domain] = max(p.purged[k.domain], e.Seq)
 		for n := range e.Job.Nodes {

@@ -75,6 +75,8 @@ type OwedCommand struct {
 	Job lifecycle.Job
 	Cmd lifecycle.Command
 	Ref CommandRef // where it was sent; Seq 0 when unknown
+	// StartSeq is the job's start record, which holds its file.
+	StartSeq uint64
 }
 
 // OwedCommands returns what node of domain is still to be told — commit
@@ -94,7 +96,7 @@ func (v *Views) OwedCommands(domain, node string) ([]OwedCommand, uint64) {
 		if ref.Type != c.Type {
 			ref = CommandRef{}
 		}
-		out = append(out, OwedCommand{Job: e.Job, Cmd: c, Ref: ref})
+		out = append(out, OwedCommand{Job: e.Job, Cmd: c, Ref: ref, StartSeq: e.CreatedSeq})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].Ref, out[j].Ref

@@ -22,9 +22,10 @@ type Views struct {
 
 	mu       sync.RWMutex
 	tasks    map[string]*TaskEntry // task id → entry
+	running  map[string]int        // domain → its tasks not finished
 	sessions map[SessionKey]*SessionEntry
-	idem     map[string]idemEntry // msg id → where its write landed
-	pushy    pushyState           // push jobs and nodes (jobs.go, nodes.go)
+	idem     idemIndex  // msg id → where its write landed (idem.go)
+	pushy    pushyState // push jobs and nodes (jobs.go, nodes.go)
 
 	applied atomic.Uint64
 	waitMu  sync.Mutex
@@ -32,11 +33,8 @@ type Views struct {
 
 	// OnRevoke is called (on the tail goroutine) with each revoked key.
 	OnRevoke func(accessKey string)
-}
-
-type idemEntry struct {
-	seq uint64
-	at  time.Time
+	// OnLogout is called (on the tail goroutine) with each ended login.
+	OnLogout func(accessKey, loginHash string)
 }
 
 // TaskEntry is a task's snapshot with the position of its last record.
@@ -51,8 +49,9 @@ func New() *Views {
 	return &Views{
 		Auth:     auth.NewDirectory(),
 		tasks:    map[string]*TaskEntry{},
+		running:  map[string]int{},
 		sessions: map[SessionKey]*SessionEntry{},
-		idem:     map[string]idemEntry{},
+		idem:     newIdemIndex(DefaultIdempotencyBytes),
 		pushy:    newPushyState(),
 	}
 }
@@ -68,6 +67,12 @@ func (v *Views) Apply(m *store.Msg) error {
 		if revoked != "" && v.OnRevoke != nil {
 			v.OnRevoke(revoked)
 		}
+		if err == nil && r.Kind == auth.KindLogin && r.Deleted && v.OnLogout != nil {
+			var l auth.Login
+			if json.Unmarshal(r.Snapshot, &l) == nil {
+				v.OnLogout(l.AccessKey, l.Hash)
+			}
+		}
 	case "session":
 		var s lifecycle.Session
 		if s, err = lifecycle.ParseSession(r.Snapshot); err == nil {
@@ -79,15 +84,15 @@ func (v *Views) Apply(m *store.Msg) error {
 		var t lifecycle.Task
 		if err = json.Unmarshal(r.Snapshot, &t); err == nil {
 			v.mu.Lock()
+			v.countTaskLocked(v.tasks[t.ID], -1)
 			v.tasks[t.ID] = &TaskEntry{Task: t, Seq: m.Seq, Subject: m.Subject}
+			v.countTaskLocked(v.tasks[t.ID], 1)
 			v.mu.Unlock()
 		}
 	}
 	if m.MsgID != "" {
 		v.mu.Lock()
-		if _, ok := v.idem[m.MsgID]; !ok {
-			v.idem[m.MsgID] = idemEntry{seq: m.Seq, at: m.Time}
-		}
+		v.idem.add(m.MsgID, m.Seq, m.Time)
 		v.mu.Unlock()
 	}
 	v.advance(m.Seq)
@@ -103,9 +108,9 @@ func (v *Views) Applied() uint64 { return v.applied.Load() }
 // Idempotent returns the sequence of the write made with msgID, if any.
 func (v *Views) Idempotent(msgID string) (uint64, bool) {
 	v.mu.RLock()
-	e, ok := v.idem[msgID]
+	seq, ok := v.idem.seqs[msgID]
 	v.mu.RUnlock()
-	return e.seq, ok
+	return seq, ok
 }
 
 // Task returns a copy of a task's entry.
@@ -117,6 +122,24 @@ func (v *Views) Task(id string) (TaskEntry, bool) {
 		return TaskEntry{}, false
 	}
 	return *e, true
+}
+
+// countTaskLocked adds d to the running count of e's domain when e is a
+// task not finished (nil: nothing).
+func (v *Views) countTaskLocked(e *TaskEntry, d int) {
+	if e == nil || e.Task.Finished() {
+		return
+	}
+	if v.running[e.Task.Domain] += d; v.running[e.Task.Domain] <= 0 {
+		delete(v.running, e.Task.Domain)
+	}
+}
+
+// RunningTasks returns how many tasks of domain have not finished.
+func (v *Views) RunningTasks(domain string) int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.running[domain]
 }
 
 // Expired lists the subjects of entities that finished before cutoff, and
@@ -136,11 +159,7 @@ func (v *Views) Expired(cutoff, idemCutoff time.Time) []string {
 		}
 	}
 	out = append(out, v.expiredPushyLocked(cutoff)...)
-	for k, e := range v.idem {
-		if e.at.Before(idemCutoff) {
-			delete(v.idem, k)
-		}
-	}
+	v.idem.expire(idemCutoff)
 	return out
 }
 
@@ -154,6 +173,7 @@ func (v *Views) Forget(subjects ...string) {
 	defer v.mu.Unlock()
 	for id, e := range v.tasks {
 		if gone[e.Subject] {
+			v.countTaskLocked(e, -1)
 			delete(v.tasks, id)
 		}
 	}

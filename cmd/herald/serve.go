@@ -20,6 +20,7 @@ import (
 
 	"github.com/herald-sse/herald/api"
 	"github.com/herald-sse/herald/store"
+	"github.com/herald-sse/herald/views"
 )
 
 type serveOpts struct {
@@ -32,6 +33,11 @@ type serveOpts struct {
 	cpuprofile                                           string
 	replayCacheMB                                        int
 	handlerWrites                                        bool
+	idempotencyCacheMB                                   int
+	publicURL                                            string
+	maxOpenJobs                                          int
+	bootstrapFile                                        string
+	maxRunningTasks                                      int
 }
 
 func newServeCmd() *cobra.Command {
@@ -58,6 +64,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.StringVar(&o.natsURLs, "nats", "", "comma-separated URLs of an external NATS JetStream cluster (instead of the embedded store)")
 	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS server on host:port so other herald processes can share it with --nats")
 	f.StringVar(&o.bootstrap, "bootstrap-token", "", "token of the bootstrap superadmin (generated on first start when empty)")
+	f.StringVar(&o.bootstrapFile, "bootstrap-token-file", "", "read the bootstrap superadmin's token from this file (keeps it off the command line)")
 	f.StringSliceVar(&o.corsOrigins, "cors-origin", nil, "exact origin allowed to call herald from a browser, with credentials (repeatable)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (serves HTTPS and HTTP/2)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS key file")
@@ -69,6 +76,10 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.BoolVar(&o.strictLookup, "strict-session-lookup", false, "refuse /events/session for a sessionId that matches no visible session")
 	f.IntVar(&o.queueSize, "queue-size", 256, "events queued per subscriber before a slow one is disconnected")
 	f.IntVar(&o.replayCacheMB, "replay-cache-mb", api.DefaultReplayCache>>20, "MiB of recent events kept in memory for resuming clients, so they need not read the store (0 disables)")
+	f.StringVar(&o.publicURL, "public-url", "", "scheme://host[:port] of the Location, uri and Link URLs herald answers with (default: the scheme and the address it listens on; never the Host header)")
+	f.IntVar(&o.maxOpenJobs, "max-open-jobs", api.DefaultMaxOpenJobs, "push jobs: unfinished jobs one organization may have; past it a start is refused with 429 (0: no cap)")
+	f.IntVar(&o.maxRunningTasks, "max-running-tasks", api.DefaultMaxRunningTasks, "unfinished background tasks one domain may have; past it a creation is refused with 429 (0: no cap)")
+	f.IntVar(&o.idempotencyCacheMB, "idempotency-cache-mb", views.DefaultIdempotencyBytes>>20, "MiB of recent Idempotency-Keys remembered (for an hour); past it the oldest are forgotten (0: no bound)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server to this file until it stops (for herald bench --server-arg)")
 	_ = f.MarkHidden("cpuprofile")
 	f.BoolVar(&o.handlerWrites, "handler-writes", false, "write every stream from its own goroutine, as TLS and HTTP/2 streams are (for comparison)")
@@ -111,6 +122,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if err != nil {
 		return err
 	}
+	if o.bootstrap, err = bootstrapToken(o.bootstrap, o.bootstrapFile); err != nil {
+		return err
+	}
 	scfg := store.Config{Dir: o.data, Listen: o.natsListen, Logger: log}
 	if o.fsync == "always" {
 		scfg.SyncAlways = true
@@ -149,6 +163,11 @@ func runServe(ctx context.Context, o serveOpts) error {
 		scheme = "https"
 	}
 	log.Info("herald listening", "url", scheme+"://"+ln.Addr().String())
+	publicURL, err := listenPublicURL(o.publicURL, scheme, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
 	openCtx, cancelOpen := context.WithTimeout(ctx, time.Minute)
 	st, err := store.Open(openCtx, scfg)
@@ -162,9 +181,13 @@ func runServe(ctx context.Context, o serveOpts) error {
 		log.Info("embedded NATS exposed", "url", u)
 	}
 	a := api.New(api.Config{
-		HandlerWrites: o.handlerWrites,
-		ReplayCache:   replayCache(o.replayCacheMB),
-		Keepalive:     o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
+		HandlerWrites:    o.handlerWrites,
+		ReplayCache:      replayCache(o.replayCacheMB),
+		IdempotencyCache: idempotencyCache(o.idempotencyCacheMB),
+		PublicURL:        publicURL,
+		MaxOpenJobs:      maxOpenJobs(o.maxOpenJobs),
+		MaxRunningTasks:  maxOpenJobs(o.maxRunningTasks),
+		Keepalive:        o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
 	}, st, log)
@@ -239,4 +262,59 @@ func replayCache(mb int) int64 {
 		return -1
 	}
 	return int64(mb) << 20
+}
+
+// idempotencyCache is api.Config.IdempotencyCache for --idempotency-cache-mb
+// (0: no bound).
+func idempotencyCache(mb int) int64 {
+	if mb <= 0 {
+		return -1
+	}
+	return int64(mb) << 20
+}
+
+// listenPublicURL is api.Config.PublicURL: --public-url checked, or else
+// scheme://the listen address when that names one host ("" for 0.0.0.0 or
+// [::]: each answer then names the local address its connection came to).
+func listenPublicURL(flag, scheme string, addr net.Addr) (string, error) {
+	if flag != "" {
+		u, err := api.ParsePublicURL(flag)
+		if err != nil {
+			return "", fmt.Errorf("--public-url %q: %w", flag, err)
+		}
+		return u, nil
+	}
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return "", nil
+	}
+	return scheme + "://" + addr.String(), nil
+}
+
+// maxOpenJobs is api.Config.MaxOpenJobs for --max-open-jobs, and
+// MaxRunningTasks for --max-running-tasks (0: no cap).
+func maxOpenJobs(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// bootstrapToken is the bootstrap token of --bootstrap-token or, kept off
+// the command line, the first line of --bootstrap-token-file.
+func bootstrapToken(token, file string) (string, error) {
+	if file == "" {
+		return token, nil
+	}
+	if token != "" {
+		return "", errors.New("give --bootstrap-token or --bootstrap-token-file, not both")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--bootstrap-token-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if line = strings.TrimSpace(line); line == "" {
+		return "", fmt.Errorf("--bootstrap-token-file %s: the file has no token on its first line", file)
+	}
+	return line, nil
 }
