@@ -13,6 +13,7 @@ func (a *API) routes() {
 	m.HandleFunc("GET /healthz", a.healthz)
 	m.HandleFunc("GET /readyz", a.readyz)
 	m.Handle("GET /metrics", a.metrics.handler())
+	m.HandleFunc("GET /openapi.json", a.openapi)
 
 	m.HandleFunc("POST /v1/login", a.login)
 	m.HandleFunc("POST /v1/logout", a.logout)
