@@ -72,6 +72,7 @@ func newMetrics(a *API) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.reg.MustRegister(a.limitCollectors()...)
 	return m
 }
 
