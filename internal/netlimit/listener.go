@@ -58,7 +58,7 @@ type Listener struct {
 	refused [3]atomic.Uint64 // by index in Reasons
 	warned  [3]atomic.Int64  // unix ns of the last warning, by index in Reasons
 
-	mu    sync.Mutex
+	mu     sync.Mutex
 	unauth map[netip.Addr]int // unauthenticated open connections by source
 }
 
