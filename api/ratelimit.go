@@ -12,9 +12,10 @@ import (
 )
 
 // Bounds of a keyedLimiter's memory: it looks for idle buckets every
-// limiterSweepEvery, and at most limiterMaxKeys buckets are kept (past
-// that, arbitrary ones are dropped: each drop hands its key a full burst,
-// the price of bounded memory when a flood comes from very many sources).
+// limiterSweepEvery, and at most limiterMaxKeys buckets are kept (at the
+// bound, arbitrary ones are dropped down to nine tenths of it, so sweeps
+// stay rare: each drop hands its key a full burst, the price of bounded
+// memory when a flood comes from very many sources).
 const (
 	limiterSweepEvery = time.Minute
 	limiterMaxKeys    = 100_000
@@ -24,8 +25,9 @@ const (
 // address): rate per second, a burst of twice that. A bucket that has
 // filled up again is the same as a new one, so the sweep drops those.
 type keyedLimiter struct {
-	limit rate.Limit
-	burst int
+	limit   rate.Limit
+	burst   int
+	maxKeys int
 
 	mu        sync.Mutex
 	buckets   map[string]*rate.Limiter
@@ -38,7 +40,7 @@ func newKeyedLimiter(perSecond float64) *keyedLimiter {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &keyedLimiter{limit: rate.Limit(perSecond), burst: max(1, int(math.Ceil(2*perSecond))),
+	return &keyedLimiter{limit: rate.Limit(perSecond), burst: max(1, int(math.Ceil(2*perSecond))), maxKeys: limiterMaxKeys,
 		buckets: map[string]*rate.Limiter{}, lastSweep: time.Now()}
 }
 
@@ -50,7 +52,7 @@ func (l *keyedLimiter) bucket(key string, now time.Time) *rate.Limiter {
 	if ok {
 		return b
 	}
-	if now.Sub(l.lastSweep) >= limiterSweepEvery || len(l.buckets) >= limiterMaxKeys {
+	if now.Sub(l.lastSweep) >= limiterSweepEvery || len(l.buckets) >= l.maxKeys {
 		l.sweep(now)
 	}
 	b = rate.NewLimiter(l.limit, l.burst)
@@ -58,8 +60,8 @@ func (l *keyedLimiter) bucket(key string, now time.Time) *rate.Limiter {
 	return b
 }
 
-// sweep drops the buckets that are full again, then arbitrary ones while
-// more than limiterMaxKeys-1 are left. Called with mu held.
+// sweep drops the buckets that are full again, then, at the bound,
+// arbitrary ones down to nine tenths of it. Called with mu held.
 func (l *keyedLimiter) sweep(now time.Time) {
 	l.lastSweep = now
 	for k, b := range l.buckets {
@@ -67,8 +69,11 @@ func (l *keyedLimiter) sweep(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
+	if len(l.buckets) < l.maxKeys {
+		return
+	}
 	for k := range l.buckets {
-		if len(l.buckets) < limiterMaxKeys {
+		if len(l.buckets) <= l.maxKeys*9/10 {
 			break
 		}
 		delete(l.buckets, k)
