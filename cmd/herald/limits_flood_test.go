@@ -125,3 +125,42 @@ func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// TestAcceptOutOfFDsIsLogged: with --max-connections set above what the
+// open-files limit allows, accept itself fails; herald says so at warn
+// level, at most once a second, and counts it.
+func TestAcceptOutOfFDsIsLogged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the herald binary")
+	}
+	const limit = 256
+	p := startServeLimited(t, limit, "--data", t.TempDir(), "--bootstrap-token", testToken, "--max-connections", "100000")
+	if !strings.Contains(p.Logs(), "leaves the store less than its reserve") {
+		t.Error("no warning that --max-connections eats the store's reserve")
+	}
+	ctl := dialRaw(t, p.url)
+	host := strings.TrimPrefix(p.url, "http://")
+	var flood []net.Conn
+	defer func() {
+		for _, c := range flood {
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	for i := range limit + 100 {
+		d := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%8))}}
+		if c, err := d.Dial("tcp", host); err == nil {
+			flood = append(flood, c)
+		}
+	}
+	time.Sleep(2 * time.Second) // the server keeps retrying its accepts
+	elapsed := time.Since(start)
+	n := strings.Count(p.Logs(), "out of file descriptors")
+	if n == 0 || float64(n) > elapsed.Seconds()+1 {
+		t.Errorf("%d warnings about descriptors in %v, want 1 to one a second", n, elapsed.Round(time.Millisecond))
+	}
+	t.Logf("%d warnings about descriptors in %v", n, elapsed.Round(time.Millisecond))
+	if v, ok := ctl.metric(t, `herald_connections_refused_total{reason="out_of_fds"}`); !ok || v == 0 {
+		t.Errorf("failed accepts not counted: %v %v", v, ok)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -196,5 +197,25 @@ func TestBodyDeadline(t *testing.T) {
 	}
 	if _, err := stream.Read(b); err == nil || !err.(net.Error).Timeout() {
 		t.Fatalf("the stream, open for %v without a body, was cut: %v", 3*d, err)
+	}
+}
+
+// TestConnKeepsRawConn: a Listener's TCP connection still exposes its raw
+// connection (herald's stream writers write it without waiting) and
+// CloseWrite.
+func TestConnKeepsRawConn(t *testing.T) {
+	l, conns := listen(t, Config{MaxConns: 10})
+	dialFrom(t, l, 2)
+	c := <-conns
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		t.Fatal("not a syscall.Conn")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil || raw == nil {
+		t.Fatalf("SyscallConn: %v", err)
+	}
+	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
 	}
 }
