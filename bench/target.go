@@ -56,13 +56,13 @@ func randomHex(n int) string {
 
 // heraldTarget is a herald server: one group and one owner key made for
 // the run; events are session lifecycle reports of that owner, published
-// by a service key; the feed is the session feed of that owner, watched
+// by service keys (one per publisher); the feed is the session feed of that owner, watched
 // by the superadmin (GET /events/session?sessionId=*&ownerAccessKey=…).
 type heraldTarget struct {
 	base    string // http://host:port
 	host    string
 	super   string // superadmin token
-	service string // producer token
+	service string // producer token of publisher 0
 	owner   string // access key owning the sessions
 	group   string
 	use     usage
