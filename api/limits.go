@@ -122,6 +122,9 @@ func (a *API) admitWrite(w http.ResponseWriter, r *http.Request, k *auth.Key) bo
 // authBlocked answers 429 when r's source address used up its failed
 // authentications, before the credentials are even looked at.
 func (a *API) authBlocked(w http.ResponseWriter, r *http.Request) bool {
+	if a.limits.authFailures == nil || a.limits.authFailures.len() == 0 {
+		return false // the common case: no failures lately, no address to parse
+	}
 	if empty, retry := a.limits.authFailures.empty(sourceKey(r), time.Now()); empty {
 		a.limited(w, r, limitAuthFailures, retry, "too many failed authentications from this address (--rate-auth-failures %g/s)",
 			float64(a.limits.authFailures.limit))

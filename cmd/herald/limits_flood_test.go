@@ -18,7 +18,7 @@ const floodLimit = 1024
 // login's headers and never its body, half send nothing. Past
 // --max-connections (by default 1,024 less the store's reserve of 256)
 // they are refused and counted; throughout, a connection opened before
-// answers /healthz and writes, an open stream keeps delivering, and the
+// answers /healthz and /readyz (ready: the store does append) and writes, an open stream keeps delivering, and the
 // store never runs out of descriptors. After the flood a new connection
 // writes again (201).
 func TestFDFloodKeepsStoreAndStreams(t *testing.T) {
@@ -43,9 +43,11 @@ func TestFDFloodKeepsStoreAndStreams(t *testing.T) {
 	}
 	health := func() {
 		t.Helper()
-		r, _, err := ctl.do("GET", "/healthz", "", nil)
-		if err != nil || r.StatusCode != 200 {
-			t.Fatalf("/healthz during the flood: %v %v", r, err)
+		for _, path := range []string{"/healthz", "/readyz"} {
+			r, _, err := ctl.do("GET", path, "", nil)
+			if err != nil || r.StatusCode != 200 {
+				t.Fatalf("%s during the flood: %v %v", path, r, err)
+			}
 		}
 	}
 
