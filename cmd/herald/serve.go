@@ -126,6 +126,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	if err := o.limits.validate(); err != nil {
+		return err
+	}
 	if o.votingTimeout <= 0 || o.heartbeat <= 0 {
 		return errors.New("--voting-timeout and --heartbeat-interval must be positive durations, such as 60s and 10s")
 	}

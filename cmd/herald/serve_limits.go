@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"time"
@@ -36,6 +37,16 @@ func (l *limitOpts) flags(f *pflag.FlagSet) {
 	f.Float64Var(&l.rateWrites, "rate-writes", api.DefaultRateWrites, "writes a second of one key, burst twice that; past it 429 (0: no limit)")
 	f.Float64Var(&l.rateLogins, "rate-logins", api.DefaultRateLogins, "logins a second from one source address, burst twice that; past it 429 (0: no limit)")
 	f.Float64Var(&l.rateAuthFailures, "rate-auth-failures", api.DefaultRateAuthFailures, "failed authentications a second from one source address, burst twice that; past it 429 (0: no limit)")
+}
+
+// validate refuses negative limits.
+func (l *limitOpts) validate() error {
+	if l.maxConns < 0 || l.maxConnsPerIP < 0 || l.maxStreamsPerKey < 0 || l.readTimeout < 0 ||
+		l.rateWrites < 0 || l.rateLogins < 0 || l.rateAuthFailures < 0 {
+		return errors.New("--max-connections, --max-conns-per-ip, --max-streams-per-key, --read-timeout and --rate-* " +
+			"must not be negative (see herald serve --help for what 0 means)")
+	}
+	return nil
 }
 
 // listener raises the open-files limit and wraps ln with the connection
