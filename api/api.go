@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/netlimit"
 	"github.com/herald-sse/herald/store"
 	"github.com/herald-sse/herald/views"
 )
@@ -60,6 +61,23 @@ type Config struct {
 	// task creation is refused with 429. 0 means DefaultMaxRunningTasks,
 	// negative no cap.
 	MaxRunningTasks int
+
+	// Limits against hostile clients (limits.go); zero disables each.
+	// MaxStreamsPerKey caps the open SSE streams of one key (the
+	// superadmin's are not capped).
+	MaxStreamsPerKey int
+	// RateWrites is the writes a second of one key (burst twice that).
+	RateWrites float64
+	// RateLogins is the logins a second of one source address (burst
+	// twice that).
+	RateLogins float64
+	// RateAuthFailures is the failed authentications a second of one
+	// source address (burst twice that); past it even good credentials
+	// get 429 until the bucket refills.
+	RateAuthFailures float64
+	// Listener, when herald serves through one, gives /metrics its
+	// connection counts.
+	Listener *netlimit.Listener
 }
 
 // DefaultMaxRunningTasks is the default Config.MaxRunningTasks.
@@ -87,6 +105,7 @@ type API struct {
 	streams atomic.Int64
 	wheel   wheel        // streams served by the hub's writers, for keepalives
 	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
+	limits  limits       // rate limits, streams per key (limits.go)
 }
 
 // New returns the API over an open store. Call Run to follow the store.
@@ -113,6 +132,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	}
 	a.views.OnRevoke = a.hub.EndKey
 	a.views.OnLogout = a.hub.EndLogin
+	a.limits = newLimits(cfg)
 	a.metrics = newMetrics(a)
 	a.routes()
 	return a

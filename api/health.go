@@ -82,6 +82,7 @@ func newMetrics(a *API) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.reg.MustRegister(a.limitCollectors()...)
 	return m
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/internal/netlimit"
 )
 
 // CookieName is the browser session cookie set by POST /v1/login.
@@ -21,11 +22,24 @@ func caller(r *http.Request) *auth.Key { return r.Context().Value(ctxKey{}).(*au
 
 // authed wraps h with authentication: a bearer token on every request, or
 // the login cookie on GETs (so EventSource works with withCredentials).
+// It applies the limits of limits.go: a source address over its failed
+// authentications gets 429, a key over its write rate too, and an
+// authenticated request takes its connection off the per-address cap of
+// unauthenticated ones.
 func (a *API) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if a.authBlocked(w, r) {
+			return
+		}
 		k, err := a.authenticate(r)
 		if err != nil {
-			a.writeError(w, r, err)
+			if !a.authFailed(w, r) {
+				a.writeError(w, r, err)
+			}
+			return
+		}
+		netlimit.Authenticated(r.Context())
+		if !a.admitWrite(w, r, k) {
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))

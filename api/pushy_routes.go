@@ -23,10 +23,10 @@ func (a *API) pushyRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET "+p+"/node_states", a.authed(a.nodeStates))
 	m.HandleFunc("GET "+p+"/node_states/{node}", a.authed(a.nodeState))
 	for _, feed := range []string{"job_status_feed", "jobs_status_feed"} {
-		m.HandleFunc("GET "+p+"/"+feed, a.authed(a.orgFeed))
-		m.HandleFunc("GET "+p+"/"+feed+"/{id}", a.authed(a.jobFeed))
+		m.HandleFunc("GET "+p+"/"+feed, a.feed(a.orgFeed))
+		m.HandleFunc("GET "+p+"/"+feed+"/{id}", a.feed(a.jobFeed))
 	}
-	m.HandleFunc("GET "+p+"/nodes/{node}/commands", a.authed(a.nodeCommands))
+	m.HandleFunc("GET "+p+"/nodes/{node}/commands", a.feed(a.nodeCommands))
 	m.HandleFunc("POST "+p+"/nodes/{node}/heartbeat", a.authed(a.heartbeat))
 	m.HandleFunc("POST "+p+"/nodes/{node}/messages", a.authed(a.nodeMessage))
 }

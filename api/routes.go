@@ -15,7 +15,7 @@ func (a *API) routes() {
 	m.Handle("GET /metrics", a.metrics.handler())
 	m.HandleFunc("GET /openapi.json", a.openapi)
 
-	m.HandleFunc("POST /v1/login", a.login)
+	m.HandleFunc("POST /v1/login", a.limitLogins(a.login))
 	m.HandleFunc("POST /v1/logout", a.logout)
 
 	m.HandleFunc("POST /v1/admin/domains", a.authed(a.createDomain))
@@ -29,12 +29,12 @@ func (a *API) routes() {
 	m.HandleFunc("POST /v1/tasks", a.authed(a.createTask))
 	m.HandleFunc("POST /v1/tasks/{id}/{report}", a.authed(a.reportTask))
 	m.HandleFunc("GET /v1/tasks/{id}", a.authed(a.getTask))
-	m.HandleFunc("GET /events/background-task", a.authed(a.taskFeed))
+	m.HandleFunc("GET /events/background-task", a.feed(a.taskFeed))
 
 	m.HandleFunc("POST /v1/sessions/events", a.authed(a.reportSession))
 	m.HandleFunc("GET /v1/sessions", a.authed(a.listSessions))
 	m.HandleFunc("GET /v1/sessions/{ownerAccessKey}/{sessionId}", a.authed(a.getSession))
-	m.HandleFunc("GET /events/session", a.authed(a.sessionFeed))
+	m.HandleFunc("GET /events/session", a.feed(a.sessionFeed))
 
 	a.pushyRoutes(m)
 

@@ -168,6 +168,7 @@ func (s *stream) end() {
 	s.a.hub.Unsubscribe(s.sub)
 	_ = s.conn.Close()
 	s.handle = nil
+	s.slot.release()
 	s.a.streams.Add(-1)
 }
 

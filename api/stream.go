@@ -45,6 +45,7 @@ type stream struct {
 	// back only when less than half of WriteTimeout is left, so most
 	// flushes do not touch the connection's timers.
 	deadline time.Time
+	slot     *streamSlot // its place under its key's cap of streams (nil: none)
 
 	served // the state of a stream served by the hub's writers
 }
@@ -58,7 +59,7 @@ func (a *API) openStream(w http.ResponseWriter, r *http.Request, sub *hub.Sub) *
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	s := &stream{a: a, sub: sub}
+	s := &stream{a: a, sub: sub, slot: takeSlot(r)}
 	if sub == nil || !a.takeOver(s, w, r) {
 		w.WriteHeader(http.StatusOK)
 		s.w, s.rc = w, http.NewResponseController(w)
@@ -86,6 +87,7 @@ func (s *stream) close() {
 	if s.conn != nil {
 		_ = s.conn.Close()
 	}
+	s.slot.release()
 	s.a.streams.Add(-1)
 }
 

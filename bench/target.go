@@ -56,13 +56,13 @@ func randomHex(n int) string {
 
 // heraldTarget is a herald server: one group and one owner key made for
 // the run; events are session lifecycle reports of that owner, published
-// by a service key; the feed is the session feed of that owner, watched
+// by service keys (one per publisher); the feed is the session feed of that owner, watched
 // by the superadmin (GET /events/session?sessionId=*&ownerAccessKey=…).
 type heraldTarget struct {
 	base    string // http://host:port
 	host    string
 	super   string // superadmin token
-	service string // producer token
+	service string // producer token of publisher 0
 	owner   string // access key owning the sessions
 	group   string
 	use     usage
@@ -190,14 +190,40 @@ type heraldPublisher struct {
 	sid  string
 	step int
 	body []byte
+	err  error // making its key failed: every publish fails with it
 }
 
+// publisher returns publisher i. Each writes with a service key of its
+// own, as a fleet of producers would, so a run's writes spread over keys
+// and stay under herald's per-key write rate (--rate-writes).
 func (t *heraldTarget) publisher(i int) publisher {
-	return &heraldPublisher{t: t, h: newRawHTTP(t.d, t.host, t.service, i),
+	token, err := t.serviceKey(i)
+	return &heraldPublisher{t: t, h: newRawHTTP(t.d, t.host, token, i), err: err,
 		sid: "bench-" + strconv.Itoa(i) + "-" + randomHex(3)}
 }
 
+// serviceKey is the token of publisher i's service key: the run's first
+// one for publisher 0, a new one for the others.
+func (t *heraldTarget) serviceKey(i int) (string, error) {
+	if i == 0 {
+		return t.service, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var k struct {
+		Token string `json:"token"`
+	}
+	if err := apiCall(ctx, t.base, t.super, "POST", "/v1/admin/keys",
+		map[string]any{"role": "service", "domain": "default"}, &k); err != nil {
+		return "", fmt.Errorf("create the service key of publisher %d: %w", i, err)
+	}
+	return k.Token, nil
+}
+
 func (p *heraldPublisher) publish(sentNs int64) (uint64, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
 	ev := sessionCycle[p.step%len(sessionCycle)]
 	b := p.body[:0]
 	b = append(b, `{"sessionId":"`...)

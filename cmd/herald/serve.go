@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/herald-sse/herald/api"
+	"github.com/herald-sse/herald/internal/netlimit"
 	"github.com/herald-sse/herald/store"
 	"github.com/herald-sse/herald/views"
 )
@@ -38,6 +39,7 @@ type serveOpts struct {
 	maxOpenJobs                                          int
 	bootstrapFile                                        string
 	maxRunningTasks                                      int
+	limits                                               limitOpts
 }
 
 func newServeCmd() *cobra.Command {
@@ -84,6 +86,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	_ = f.MarkHidden("cpuprofile")
 	f.BoolVar(&o.handlerWrites, "handler-writes", false, "write every stream from its own goroutine, as TLS and HTTP/2 streams are (for comparison)")
 	_ = f.MarkHidden("handler-writes")
+	o.limits.flags(f)
 	return cmd
 }
 
@@ -137,6 +140,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	if err := o.limits.validate(); err != nil {
+		return err
+	}
 	if o.votingTimeout <= 0 || o.heartbeat <= 0 {
 		return errors.New("--voting-timeout and --heartbeat-interval must be positive durations, such as 60s and 10s")
 	}
@@ -154,7 +160,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	ln, err := net.Listen("tcp", o.listen)
+	rawLn, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another herald running? try --listen 127.0.0.1:0)", o.listen, err)
 	}
@@ -162,12 +168,13 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if o.tlsCert != "" {
 		scheme = "https"
 	}
-	log.Info("herald listening", "url", scheme+"://"+ln.Addr().String())
-	publicURL, err := listenPublicURL(o.publicURL, scheme, ln.Addr())
+	log.Info("herald listening", "url", scheme+"://"+rawLn.Addr().String())
+	publicURL, err := listenPublicURL(o.publicURL, scheme, rawLn.Addr())
 	if err != nil {
-		ln.Close()
+		rawLn.Close()
 		return err
 	}
+	ln := o.limits.listener(rawLn, o.tlsCert != "", log)
 
 	openCtx, cancelOpen := context.WithTimeout(ctx, time.Minute)
 	st, err := store.Open(openCtx, scfg)
@@ -190,6 +197,8 @@ func runServe(ctx context.Context, o serveOpts) error {
 		Keepalive:        o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
+		MaxStreamsPerKey: o.limits.maxStreamsPerKey, RateWrites: o.limits.rateWrites,
+		RateLogins: o.limits.rateLogins, RateAuthFailures: o.limits.rateAuthFailures, Listener: ln,
 	}, st, log)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
@@ -197,7 +206,8 @@ func runServe(ctx context.Context, o serveOpts) error {
 	runDone := make(chan error, 1)
 	go func() { runDone <- a.Run(runCtx) }()
 
-	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: netlimit.BodyDeadline(a, o.limits.readTimeout), ReadHeaderTimeout: o.limits.readTimeout,
+		IdleTimeout: 2 * time.Minute, ConnContext: netlimit.ConnContext,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	serveDone := make(chan error, 1)
 	go func() {
