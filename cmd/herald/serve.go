@@ -148,7 +148,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if o.tlsCert != "" {
 		scheme = "https"
 	}
-	log.Info("herald listening", "url", scheme+"://"+ln.Addr().String())
+	started := time.Now()
+	log.Info("herald listening", "url", scheme+"://"+ln.Addr().String(),
+		"note", "API answers 503 with Retry-After until ready")
 
 	openCtx, cancelOpen := context.WithTimeout(ctx, time.Minute)
 	st, err := store.Open(openCtx, scfg)
@@ -207,6 +209,10 @@ func runServe(ctx context.Context, o serveOpts) error {
 			log.Info("superadmin token from the first start is in " + tokenFile)
 		}
 	}
+
+	records, seq, catchUp := a.CatchUp()
+	log.Info("herald ready", "took", time.Since(started).Round(time.Millisecond).String(),
+		"catch_up", catchUp.Round(time.Millisecond).String(), "records", records, "seq", seq)
 
 	select {
 	case <-ctx.Done():
