@@ -53,10 +53,10 @@ type API struct {
 	hub     *hub.Hub
 	metrics *metrics
 	mux     *http.ServeMux
-	ready   atomic.Bool // views caught up with the store
+	ready   atomic.Bool   // views caught up with the store
 	readyC  chan struct{} // closed when ready turns true
 	catch   catchUp       // progress of the catch-up at start (ready.go)
-	booted  atomic.Bool // Bootstrap ran: credentials exist
+	booted  atomic.Bool   // Bootstrap ran: credentials exist
 	closing atomic.Bool
 	streams atomic.Int64
 	wheel   wheel        // streams served by the hub's writers, for keepalives
