@@ -67,6 +67,13 @@ func stoppedStore(t *testing.T, reports int) (dir, task string, records uint64) 
 // running yet (Run not called): it has not caught up.
 func notReadyAPI(t *testing.T, dir string, cfg api.Config) (*api.API, *syncBuffer) {
 	t.Helper()
+	a, logs, _ := notReadyAPIStore(t, dir, cfg)
+	return a, logs
+}
+
+// notReadyAPIStore is notReadyAPI that also returns the store.
+func notReadyAPIStore(t *testing.T, dir string, cfg api.Config) (*api.API, *syncBuffer, *store.Store) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := store.Open(ctx, store.Config{Dir: dir})
@@ -75,7 +82,7 @@ func notReadyAPI(t *testing.T, dir string, cfg api.Config) (*api.API, *syncBuffe
 	}
 	t.Cleanup(st.Close)
 	logs := &syncBuffer{}
-	return api.New(cfg, st, slog.New(slog.NewJSONHandler(logs, nil))), logs
+	return api.New(cfg, st, slog.New(slog.NewJSONHandler(logs, nil))), logs, st
 }
 
 // runAPI runs a until the test ends and waits until it is ready.
@@ -95,15 +102,26 @@ func runAPI(t *testing.T, a *api.API) {
 	}
 }
 
+// do sends a request (a POST with the body {}) and reads the answer.
 func do(t *testing.T, method, url string, header map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	body := ""
+	if method == "POST" {
+		body = "{}"
+	}
+	return doBody(t, method, url, body, header)
+}
+
+// doBody is do with a body.
+func doBody(t *testing.T, method, url, body string, header map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var body io.Reader
-	if method == "POST" {
-		body = strings.NewReader("{}")
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
