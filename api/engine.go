@@ -17,12 +17,13 @@ import (
 // replay cache, never to live subscribers (they are not new). It also runs
 // the retention janitor. It returns when ctx ends.
 func (a *API) Run(ctx context.Context) error {
-	a.catch.began.Store(time.Now().UnixNano())
+	start := time.Now()
 	_, last, _, err := a.store.Info(ctx)
 	if err != nil {
 		return err
 	}
 	a.catch.target.Store(last)
+	a.catch.began.Store(start.UnixNano()) // after target: /readyz shows both
 	if last == 0 {
 		a.caughtUp(0)
 	} else {
