@@ -85,8 +85,8 @@ func (s *statusTally) String() string {
 // loadEnv is the server under test and what its clients share.
 type loadEnv struct {
 	t       *testing.T
-	url     string // same address across the restart
-	owner   string // the sessions' owner key
+	url     string   // same address across the restart
+	owner   string   // the sessions' owner key
 	tasks   []string // running tasks, one per reader, that it polls and advances
 	hc      *http.Client
 	tally   statusTally
