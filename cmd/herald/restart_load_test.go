@@ -494,6 +494,9 @@ func TestRestartUnderLoad(t *testing.T) {
 		t.Errorf("subscribers: %d duplicate deliveries, %d lost, %d unexpected events, %d refusals; e.g.\n%s",
 			dups, lost, extra, refusals, strings.Join(examples, "\n"))
 	}
+	if e.tally.byCode[http.StatusServiceUnavailable] == 0 {
+		t.Errorf("no client met the server while it caught up (no 503): the test missed the window it is about")
+	}
 	if resumedAll < len(subs) {
 		t.Errorf("only %d of %d subscribers reconnected: the kill did not cut them", resumedAll, len(subs))
 	}
