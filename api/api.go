@@ -99,8 +99,10 @@ type API struct {
 	hub     *hub.Hub
 	metrics *metrics
 	mux     *http.ServeMux
-	ready   atomic.Bool // views caught up with the store
-	booted  atomic.Bool // Bootstrap ran: credentials exist
+	ready   atomic.Bool   // views caught up with the store
+	readyC  chan struct{} // closed when ready turns true
+	catch   catchUp       // progress of the catch-up at start (ready.go)
+	booted  atomic.Bool   // Bootstrap ran: credentials exist
 	closing atomic.Bool
 	streams atomic.Int64
 	wheel   wheel        // streams served by the hub's writers, for keepalives
@@ -125,7 +127,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	if cfg.ReplayCache == 0 {
 		cfg.ReplayCache = DefaultReplayCache
 	}
-	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(cfg.QueueSize)}
+	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(cfg.QueueSize), readyC: make(chan struct{})}
 	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)
 	if cfg.IdempotencyCache != 0 {
 		a.views.SetIdempotencyBytes(cfg.IdempotencyCache)
@@ -151,11 +153,17 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			a.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+			a.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v,
+				"request_id", requestID(w, r))
 			a.writeError(w, r, errPanic)
 		}
 	}()
+	echoRequestID(w, r)
 	if a.cors(w, r) {
+		return
+	}
+	if !a.open() && !ungated(r.URL.Path) {
+		a.writeError(w, r, errStarting)
 		return
 	}
 	a.mux.ServeHTTP(w, r)
@@ -172,19 +180,16 @@ func (a *API) Shutdown() {
 	}
 }
 
-// Ready reports whether the views caught up with the store.
+// Ready reports whether the views caught up with the store. The API
+// answers requests once it is ready and Bootstrap ran (see open).
 func (a *API) Ready() bool { return a.ready.Load() }
 
 // WaitReady blocks until the views caught up with the store.
 func (a *API) WaitReady(ctx context.Context) error {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for !a.ready.Load() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+	select {
+	case <-a.readyC:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }

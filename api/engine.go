@@ -12,15 +12,22 @@ import (
 )
 
 // Run follows the store: every record is folded into the views, then its
-// events are encoded once and dispatched to live subscribers. It also runs
+// events are encoded once and dispatched to live subscribers. Records the
+// store held when Run started are replayed: they go into the views and the
+// replay cache, never to live subscribers (they are not new). It also runs
 // the retention janitor. It returns when ctx ends.
 func (a *API) Run(ctx context.Context) error {
+	start := time.Now()
 	_, last, _, err := a.store.Info(ctx)
 	if err != nil {
 		return err
 	}
+	a.catch.target.Store(last)
+	a.catch.began.Store(start.UnixNano()) // after target: /readyz shows both
 	if last == 0 {
-		a.ready.Store(true)
+		a.caughtUp(0)
+	} else {
+		go a.watchCatchUp(ctx, last)
 	}
 	go a.janitor(ctx)
 	go a.pushyTimers(ctx)
@@ -30,10 +37,15 @@ func (a *API) Run(ctx context.Context) error {
 			// A record this version cannot read must not stop the others.
 			a.log.Error("skipping unreadable record", "seq", m.Seq, "err", err)
 		}
-		a.dispatch(&m)
-		if !a.ready.Load() && m.Seq >= last {
-			a.ready.Store(true)
-			a.log.Info("views caught up with the store", "seq", m.Seq)
+		if m.Seq <= last {
+			a.catch.records.Add(1)
+			a.replayed(&m)
+		} else {
+			a.dispatch(&m)
+		}
+		a.catch.applied.Store(m.Seq)
+		if m.Seq >= last && !a.ready.Load() {
+			a.caughtUp(m.Seq)
 		}
 		return nil
 	})
@@ -46,9 +58,26 @@ func (a *API) Run(ctx context.Context) error {
 // dispatch encodes the record's events once and hands them to the hub.
 func (a *API) dispatch(m *store.Msg) {
 	topics := topicsOf(m)
+	if d := a.delivery(m, topics); d != nil {
+		a.hub.Dispatch(d, topics...)
+	}
+}
+
+// replayed hands a record replayed at start to the hub without topics:
+// it is remembered for resuming clients (History) and moves the hub's
+// position, but reaches no live subscriber.
+func (a *API) replayed(m *store.Msg) {
+	if d := a.delivery(m, topicsOf(m)); d != nil {
+		a.hub.Dispatch(d)
+	}
+}
+
+// delivery encodes the record's events once, or advances the hub past a
+// record without topics or events and returns nil.
+func (a *API) delivery(m *store.Msg, topics []string) *hub.Delivery {
 	if !hasDeliverables(&m.Record) || len(topics) == 0 {
 		a.hub.Advance(m.Seq)
-		return
+		return nil
 	}
 	d := &hub.Delivery{Seq: m.Seq, Msg: m, Frames: make([][]byte, len(m.Record.Events))}
 	for i, e := range m.Record.Events {
@@ -57,7 +86,7 @@ func (a *API) dispatch(m *store.Msg) {
 	if m.Record.Kind == "job" {
 		a.prepareJobDelivery(d) // organization-feed and node-command frames
 	}
-	a.hub.Dispatch(d, topics...)
+	return d
 }
 
 // frame encodes event i of record seq as one SSE frame.
@@ -84,6 +113,9 @@ func topicsOf(m *store.Msg) []string {
 // janitor purges the history of entities that finished more than the
 // retention ago, once a minute (and at start).
 func (a *API) janitor(ctx context.Context) {
+	if a.WaitReady(ctx) != nil {
+		return // partial views could judge a live entity expired
+	}
 	every := time.Minute
 	if a.cfg.Retention < 4*every {
 		every = a.cfg.Retention / 4

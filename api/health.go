@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -25,9 +26,18 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	case a.closing.Load():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("shutting down\n"))
-	case !a.ready.Load() || !a.booted.Load():
+	case a.catch.began.Load() == 0:
+		w.Header().Set("Retry-After", retryAfterSeconds)
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("catching up with the store\n"))
+		_, _ = w.Write([]byte("starting: not following the store yet\n"))
+	case !a.ready.Load():
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = fmt.Fprintf(w, "catching up with the store: applied seq %d of %d\n", a.catch.applied.Load(), a.catch.target.Load())
+	case !a.booted.Load():
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("bootstrapping: creating the default domain and superadmin\n"))
 	case a.store.Ping(ctx) != nil:
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("store unreachable\n"))

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net/http"
 	"slices"
 	"strings"
@@ -99,4 +101,50 @@ func notFoundf(format string, args ...any) error {
 }
 func forbiddenf(format string, args ...any) error {
 	return herald.Errorf(herald.EForbidden, format, args...)
+}
+
+// RequestIDHeader names a request in its answer and in the server's log:
+// a client's own id is echoed when it is a short safe token; a problem
+// answer without one gets a generated id.
+const RequestIDHeader = "X-Request-Id"
+
+// maxRequestID bounds an accepted incoming request id.
+const maxRequestID = 64
+
+// echoRequestID copies a safe incoming X-Request-Id to the answer.
+func echoRequestID(w http.ResponseWriter, r *http.Request) {
+	if id := r.Header.Get(RequestIDHeader); id != "" && safeRequestID(id) {
+		w.Header()[RequestIDHeader] = []string{id}
+	}
+}
+
+// requestID returns the answer's request id, generating one (and setting
+// the header) when the client sent none that could be used.
+func requestID(w http.ResponseWriter, r *http.Request) string {
+	if id := w.Header().Get(RequestIDHeader); id != "" {
+		return id
+	}
+	id := r.Header.Get(RequestIDHeader)
+	if id == "" || !safeRequestID(id) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	w.Header()[RequestIDHeader] = []string{id}
+	return id
+}
+
+// safeRequestID reports whether id is 1 to 64 characters of
+// [A-Za-z0-9._-]: safe to echo in a header, a JSON body and a log line.
+func safeRequestID(id string) bool {
+	if len(id) == 0 || len(id) > maxRequestID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/herald-sse/herald"
@@ -15,7 +16,26 @@ type Problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
 	Field  string `json:"field,omitempty"` // extension: the input field at fault
+	// Instance names this occurrence: "urn:herald:request:" + RequestID.
+	Instance string `json:"instance,omitempty"`
+	// RequestID (extension) is also in the X-Request-Id header and in the
+	// server's log line about the error, if it logged one.
+	RequestID string `json:"request_id,omitempty"`
 }
+
+// storeError is a failure of the store (or of waiting for the views):
+// the client gets a generic 503, the log the cause.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return "store: " + e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+// storeUnavailable is the answer to a storeError: it names no internals.
+var storeUnavailable = &herald.Error{Code: herald.EUnavailable,
+	Detail: "the store did not answer in time; retry with the same Idempotency-Key"}
+
+// unavailable wraps a store failure for writeError.
+func unavailable(err error) error { return &storeError{err: err} }
 
 var codeStatus = map[herald.Code]int{
 	herald.EInternal:      http.StatusInternalServerError,
@@ -47,27 +67,44 @@ var codeType = map[herald.Code]string{
 // errors become status codes.
 func StatusOf(err error) int { return codeStatus[herald.ErrorCode(err)] }
 
-// writeError writes err as problem+json. Errors that are not *herald.Error
-// are internal: they are logged and their text is not shown.
+// writeError writes err as problem+json with a request id. Store failures
+// and errors that are not *herald.Error are logged with that id, and
+// their text is not shown: the client gets a generic detail.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	id := requestID(w, r)
 	var he *herald.Error
-	if !errors.As(err, &he) {
-		a.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
-		he = &herald.Error{Code: herald.EInternal, Detail: "internal error; see the server log"}
+	var se *storeError
+	switch {
+	case errors.As(err, &se):
+		level := slog.LevelWarn
+		if r.Context().Err() != nil {
+			level = slog.LevelDebug // the client went away
+		}
+		a.log.Log(r.Context(), level, "store unavailable", "method", r.Method, "path", r.URL.Path, "request_id", id, "err", se.err)
+		he = storeUnavailable
+	case !errors.As(err, &he):
+		a.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "request_id", id, "err", err)
+		he = &herald.Error{Code: herald.EInternal, Detail: "internal error; see the server log (request_id " + id + ")"}
 	}
 	status := codeStatus[he.Code]
-	if he.Code == herald.EUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+	h := w.Header()
+	switch he.Code {
+	case herald.EUnauthorized:
+		h.Set("WWW-Authenticate", `Bearer realm="herald"`)
+	case herald.EUnavailable:
+		h.Set("Retry-After", retryAfterSeconds)
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(Problem{
-		Type:   "urn:herald:problem:" + codeType[he.Code],
-		Title:  http.StatusText(status),
-		Status: status,
-		Detail: he.Error(),
-		Field:  he.Field,
+		Type:      "urn:herald:problem:" + codeType[he.Code],
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    he.Error(),
+		Field:     he.Field,
+		Instance:  "urn:herald:request:" + id,
+		RequestID: id,
 	})
 }
 

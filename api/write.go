@@ -273,10 +273,6 @@ func (a *API) answerAt(ctx context.Context, seq uint64) (answer, error) {
 	return a.final(ans, seq), nil
 }
 
-func unavailable(err error) error {
-	return &herald.Error{Code: herald.EUnavailable, Detail: "the store did not answer: " + err.Error() + "; retry with the same Idempotency-Key"}
-}
-
 // reply writes the outcome of a write: its answer, or err as problem+json.
 func (a *API) reply(w http.ResponseWriter, r *http.Request, ans answer, err error) {
 	if err != nil {

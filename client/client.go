@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Client calls one herald server.
@@ -20,6 +21,13 @@ type Client struct {
 	Token string
 	// HTTP is the client used; nil means http.DefaultClient.
 	HTTP *http.Client
+	// Retries bounds how many times a call is sent again after a 429,
+	// 502, 503 or 504 answer (waiting at least its Retry-After) or a
+	// refused or broken connection, with backoff from 100ms to 2s: 0
+	// means DefaultRetries, negative none. A write without an
+	// Idempotency-Key gets a generated one, the same for each attempt,
+	// so a retried write is applied once.
+	Retries int
 }
 
 // Error is a problem+json answer from the server.
@@ -28,13 +36,21 @@ type Error struct {
 	Title  string `json:"title"`
 	Detail string `json:"detail"`
 	Field  string `json:"field,omitempty"`
+	// RequestID names the request in the server's log.
+	RequestID string `json:"request_id,omitempty"`
+	// RetryAfter is the answer's Retry-After (0 when absent).
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *Error) Error() string {
+	s := fmt.Sprintf("%d %s", e.Status, e.Title)
 	if e.Detail != "" {
-		return fmt.Sprintf("%d %s: %s", e.Status, e.Title, e.Detail)
+		s += ": " + e.Detail
 	}
-	return fmt.Sprintf("%d %s", e.Status, e.Title)
+	if e.RequestID != "" {
+		s += " (request_id " + e.RequestID + ")"
+	}
+	return s
 }
 
 // Do sends a request with an optional JSON body and decodes a JSON answer
@@ -45,21 +61,41 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any, ide
 	return err
 }
 
-// DoHeader is Do that also returns the response's headers.
+// DoHeader is Do that also returns the response's headers. It retries
+// as Client.Retries says.
 func (c *Client) DoHeader(ctx context.Context, method, path string, body, out any, idemKey string) (http.Header, error) {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+	}
+	if idemKey == "" && isWrite(method) && c.retries() > 0 {
+		idemKey = NewIdempotencyKey()
+	}
+	for attempt := 1; ; attempt++ {
+		h, err := c.do(ctx, method, path, body != nil, b, out, idemKey)
+		if err == nil || attempt > c.retries() || !retryable(err) || ctx.Err() != nil {
+			return h, err
+		}
+		if err := sleep(ctx, retryDelay(err, attempt, retryMin, retryMax)); err != nil {
+			return h, err
+		}
+	}
+}
+
+// do sends one attempt of a call.
+func (c *Client) do(ctx context.Context, method, path string, hasBody bool, body []byte, out any, idemKey string) (http.Header, error) {
+	var rd io.Reader
+	if hasBody {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.Server, "/")+path, rd)
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {
@@ -82,7 +118,7 @@ func (c *Client) DoHeader(ctx context.Context, method, path string, body, out an
 		return nil, err
 	}
 	if resp.StatusCode >= 400 {
-		return resp.Header, problem(resp.StatusCode, data)
+		return resp.Header, problem(resp.StatusCode, resp.Header, data)
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
 		return resp.Header, json.Unmarshal(data, out)
@@ -91,9 +127,13 @@ func (c *Client) DoHeader(ctx context.Context, method, path string, body, out an
 }
 
 // problem decodes a problem+json body (or makes one from the status).
-func problem(status int, data []byte) *Error {
+func problem(status int, h http.Header, data []byte) *Error {
 	e := &Error{Status: status, Title: http.StatusText(status)}
 	_ = json.Unmarshal(data, e)
 	e.Status = status
+	e.RetryAfter = parseRetryAfter(h)
+	if e.RequestID == "" {
+		e.RequestID = h.Get("X-Request-Id")
+	}
 	return e
 }

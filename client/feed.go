@@ -43,6 +43,7 @@ type FeedOptions struct {
 // duplicate. It returns nil when the feed is complete (server_close, an
 // event in StopAfter, or fn returned ErrStop), ctx's error when ctx ends,
 // and the server's *Error for a refusal that retrying cannot fix (4xx).
+// A 503 (a server starting) or 429 waits at least its Retry-After.
 func (c *Client) Subscribe(ctx context.Context, path string, opt FeedOptions, fn func(Event) error) error {
 	if opt.MinBackoff <= 0 {
 		opt.MinBackoff = 250 * time.Millisecond
@@ -72,7 +73,7 @@ func (c *Client) Subscribe(ctx context.Context, path string, opt FeedOptions, fn
 			attempt = 0
 		}
 		attempt++
-		delay := backoff(attempt, opt.MinBackoff, opt.MaxBackoff)
+		delay := retryDelay(err, attempt, opt.MinBackoff, opt.MaxBackoff)
 		if opt.OnReconnect != nil {
 			opt.OnReconnect(attempt, delay, err)
 		}
@@ -124,7 +125,7 @@ func (c *Client) follow(ctx context.Context, path string, last *string, opt *Fee
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return false, false, problem(resp.StatusCode, data)
+		return false, false, problem(resp.StatusCode, resp.Header, data)
 	}
 	r := sse.NewReader(bufio.NewReaderSize(resp.Body, 16<<10))
 	r.OnComment = opt.OnComment

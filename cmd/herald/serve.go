@@ -168,7 +168,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if o.tlsCert != "" {
 		scheme = "https"
 	}
-	log.Info("herald listening", "url", scheme+"://"+rawLn.Addr().String())
+	started := time.Now()
+	log.Info("herald listening", "url", scheme+"://"+rawLn.Addr().String(),
+		"note", "API answers 503 with Retry-After until ready")
 	publicURL, err := listenPublicURL(o.publicURL, scheme, rawLn.Addr())
 	if err != nil {
 		rawLn.Close()
@@ -240,6 +242,10 @@ func runServe(ctx context.Context, o serveOpts) error {
 			log.Info("superadmin token from the first start is in " + tokenFile)
 		}
 	}
+
+	records, seq, catchUp := a.CatchUp()
+	log.Info("herald ready", "took", time.Since(started).Round(time.Millisecond).String(),
+		"catch_up", catchUp.Round(time.Millisecond).String(), "records", records, "seq", seq)
 
 	select {
 	case <-ctx.Done():

@@ -89,7 +89,8 @@ func (n *PushyNode) Received() []sse.Event {
 }
 
 func (n *PushyNode) client(server string) *client.Client {
-	return &client.Client{Server: server, Token: n.Token, HTTP: n.hc}
+	// Retries: -1: the node retries itself, failing over to the next server.
+	return &client.Client{Server: server, Token: n.Token, HTTP: n.hc, Retries: -1}
 }
 
 func (n *PushyNode) heartbeats(ctx context.Context, first chan struct{}) {
