@@ -21,7 +21,11 @@ func TestPushyNackRun(t *testing.T) {
 	svc := s.CreateKey(t, "service", "default", nil, "")
 	c := s.Client(svc.Token)
 	nacker := pjNodes(t, s, "default", testutil.Behavior{OnCommit: []string{"ack_commit"}, OnRun: []string{"nack_run"}}, "n1")[0]
-	pjNodes(t, s, "default", testutil.Obedient, "n2")
+	// n2 answers its run after a pause, so the job is still running when
+	// the feed opens (a finished job's feed is a summary).
+	slow := testutil.Obedient
+	slow.RunDelay = 500 * time.Millisecond
+	pjNodes(t, s, "default", slow, "n2")
 	pjWaitAvailable(t, c, "default", "n1", "n2")
 	id, err := c.StartJob(ctx, "default", client.JobSpec{Command: "x", Nodes: []string{"n1", "n2"}}, "")
 	if err != nil {

@@ -42,10 +42,10 @@ func requireClean(t *testing.T, r *Result, err error, metrics ...string) {
 func TestFanoutSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r, err := Fanout(ctx, tinyOptions(t), FanoutConfig{Subscribers: 5, Events: 30, Publishers: 2, Drain: 10 * time.Second})
+	r, err := Fanout(ctx, tinyOptions(t), FanoutConfig{Subscribers: 5, Events: 300, Publishers: 2, Drain: 10 * time.Second})
 	requireClean(t, r, err, "deliveries/s", "latency p50", "server CPU/delivery")
-	if v, _ := r.Get("deliveries"); v != 150 {
-		t.Fatalf("deliveries %v, want 150", v)
+	if v, _ := r.Get("deliveries"); v != 1500 {
+		t.Fatalf("deliveries %v, want 1500", v)
 	}
 }
 

@@ -65,6 +65,7 @@ type heraldTarget struct {
 	service string // producer token of publisher 0
 	owner   string // access key owning the sessions
 	group   string
+	domain  string // domain of group, owner and service keys
 	use     usage
 	srv     *server // nil with --target
 	d       dialer
@@ -123,7 +124,7 @@ func (t *heraldTarget) setup(ctx context.Context) error { return t.setupIn(ctx, 
 
 // setupIn creates the run's group, owner key and service key in domain.
 func (t *heraldTarget) setupIn(ctx context.Context, domain string) error {
-	t.group = "bench-" + randomHex(4)
+	t.group, t.domain = "bench-"+randomHex(4), domain
 	if err := apiCall(ctx, t.base, t.super, "POST", "/v1/admin/domains/"+domain+"/groups", map[string]string{"name": t.group}, nil); err != nil {
 		return fmt.Errorf("create group: %w", err)
 	}
@@ -214,7 +215,7 @@ func (t *heraldTarget) serviceKey(i int) (string, error) {
 		Token string `json:"token"`
 	}
 	if err := apiCall(ctx, t.base, t.super, "POST", "/v1/admin/keys",
-		map[string]any{"role": "service", "domain": "default"}, &k); err != nil {
+		map[string]any{"role": "service", "domain": t.domain}, &k); err != nil {
 		return "", fmt.Errorf("create the service key of publisher %d: %w", i, err)
 	}
 	return k.Token, nil

@@ -21,6 +21,9 @@ import (
 type Behavior struct {
 	OnCommit []string
 	OnRun    []string
+	// RunDelay is how long the node waits before answering a run (so a
+	// test can open a job's feed while the job still runs).
+	RunDelay time.Duration
 }
 
 // Obedient acks every commit and run and succeeds.
@@ -171,6 +174,11 @@ func (n *PushyNode) answer(ctx context.Context, e sse.Event) {
 		msgs = n.Do.OnCommit
 	case "run":
 		msgs = n.Do.OnRun
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(n.Do.RunDelay):
+		}
 	case "abort":
 		msgs = []string{"aborted"}
 	}
