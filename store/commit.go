@@ -57,19 +57,29 @@ func (s *Store) Commit(ctx context.Context, a Append) (Ack, error) {
 	msg := &nats.Msg{Subject: a.Subject, Header: hdr, Data: data}
 	resp, err := s.publish(ctx, msg)
 	if err != nil {
+		err = classify(nil, err)
+		if counts(err) {
+			s.fail(err)
+		}
 		return Ack{}, fmt.Errorf("store: append to %s: %w", a.Subject, err)
 	}
 	ack, apiErr, err := parsePubAck(resp)
 	if apiErr != nil {
 		if apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant {
+			s.ok()
 			return Ack{}, ErrConflict
 		}
-		return Ack{}, fmt.Errorf("store: append to %s: nats: %w", a.Subject, apiErr)
-	}
-	if err != nil {
+		err := classify(apiErr, nil)
+		s.fail(err)
 		return Ack{}, fmt.Errorf("store: append to %s: %w", a.Subject, err)
 	}
+	if err != nil {
+		err = classify(nil, err)
+		s.fail(err)
+		return Ack{}, fmt.Errorf("store: append to %s: %w", a.Subject, err)
+	}
+	s.ok()
 	return ack, nil
 }
 
