@@ -87,8 +87,8 @@ type Store struct {
 	applied atomic.Uint64
 	// checkpointed is the sequence of the last checkpoint written.
 	checkpointed uint64
-	stop    chan struct{}  // closed by Close: ends the store's goroutines
-	wg      sync.WaitGroup // the store's goroutines
+	stop         chan struct{}  // closed by Close: ends the store's goroutines
+	wg           sync.WaitGroup // the store's goroutines
 }
 
 // Open starts (or connects to) the store and makes sure the stream exists.
