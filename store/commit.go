@@ -41,7 +41,19 @@ type Ack struct {
 // Commit appends one record atomically. It returns only after JetStream
 // acknowledged the write (durably stored per the fsync policy), ErrConflict
 // if the subject moved past ExpectSeq.
+//
+// While the embedded server is known unable to write (a full disk), it
+// fails at once with ErrFull or ErrUnavailable instead of waiting for an
+// acknowledgement that cannot come.
 func (s *Store) Commit(ctx context.Context, a Append) (Ack, error) {
+	if err := s.fault(); err != nil {
+		return Ack{}, fmt.Errorf("store: append to %s: %w", a.Subject, err)
+	}
+	return s.commit(ctx, a)
+}
+
+// commit is Commit without the fast failure (the health probe's append).
+func (s *Store) commit(ctx context.Context, a Append) (Ack, error) {
 	data, err := a.Record.AppendJSON(make([]byte, 0, 1024))
 	if err != nil {
 		return Ack{}, fmt.Errorf("store: encode record: %w", err)

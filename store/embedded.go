@@ -9,7 +9,12 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 )
+
+// minFreeToHeal is the free space JetStream needs on the data
+// directory's filesystem before the store restarts it after a full disk.
+const minFreeToHeal = 1 << 20
 
 // startEmbedded locks the data directory, starts the embedded NATS server
 // on it (logging to herald's logger, requiring the directory's
@@ -30,6 +35,13 @@ func (s *Store) startEmbedded() error {
 	if err != nil {
 		return err
 	}
+	// The server keeps a bcrypt hash, never the password. The cost is the
+	// lowest: the password is 256 random bits, not guessable anyway.
+	h, err := bcrypt.GenerateFromPassword([]byte(creds.Password), bcrypt.MinCost)
+	if err != nil {
+		return fmt.Errorf("store: hash NATS password: %w", err)
+	}
+	hashed := string(h)
 	opts := &server.Options{
 		ServerName:   "herald",
 		JetStream:    true,
@@ -41,7 +53,7 @@ func (s *Store) startEmbedded() error {
 		DontListen:   true,
 		MaxPayload:   8 << 20,
 		Username:     creds.User,
-		Password:     creds.Password,
+		Password:     hashed,
 	}
 	if s.cfg.MaxBytes > 0 {
 		// The stream's cap is the whole store's: JetStream's own account
@@ -70,6 +82,9 @@ func (s *Store) startEmbedded() error {
 	if !ns.JetStreamEnabled() {
 		return errors.New("store: embedded NATS started without JetStream; see the log")
 	}
+	// A restart of JetStream (heal) keeps the storage limit computed now:
+	// computed on a full disk it would be nothing.
+	s.jsMaxStore = ns.JetStreamConfig().MaxStore
 	s.nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("herald"),
 		nats.UserInfo(creds.User, creds.Password), s.connErrors())
 	return err
@@ -94,21 +109,27 @@ func (s *Store) jetStreamFault() string {
 // server: the stream is reloaded from its files, which clears a write
 // error once its cause (a full disk, too many open files) is gone. The
 // connection and its subscriptions stay; the tail's consumer is
-// recreated where it stopped.
-func (s *Store) restartJetStream(cause string) {
+// recreated where it stopped. It reports whether it restarted.
+func (s *Store) restartJetStream(cause string) bool {
+	if strings.Contains(cause, "no space left") {
+		if free, err := freeBytes(s.dir); err == nil && free < minFreeToHeal {
+			return false // still full: a restart would fail the same way
+		}
+	}
 	s.log.Error("store: JetStream cannot append; restarting it in-process", "cause", cause)
 	if s.ns.JetStreamEnabled() {
 		if err := s.ns.ShutdownJetStream(); err != nil {
 			s.log.Warn("store: JetStream shutdown", "err", err)
 		}
 	}
-	cfg := &server.JetStreamConfig{StoreDir: s.dir, MaxStore: s.nsOpts.JetStreamMaxStore,
+	cfg := &server.JetStreamConfig{StoreDir: s.dir, MaxStore: s.jsMaxStore,
 		SyncInterval: s.nsOpts.SyncInterval, SyncAlways: s.nsOpts.SyncAlways}
 	if err := s.ns.EnableJetStream(cfg); err != nil {
 		s.log.Error("store: JetStream did not restart; retrying", "err", err)
-		return
+		return true
 	}
 	s.log.Warn("store: JetStream restarted")
+	return true
 }
 
 // connErrors logs the client connection's trouble: disconnects,

@@ -41,10 +41,42 @@ const maxHealBackoff = 8 * time.Second
 // health is the store's own view of whether it can append: the outcome
 // of the last append (or probe), and since when it has been failing.
 type health struct {
-	bad   atomic.Bool // err != nil: lets ok() skip the lock on the hot path
-	mu    sync.Mutex
-	err   error // nil while appends succeed
-	since time.Time
+	bad    atomic.Bool // err != nil: lets ok() skip the lock on the hot path
+	faulty atomic.Bool // fault != nil
+	mu     sync.Mutex
+	err    error // nil while appends succeed
+	since  time.Time
+	// fault is a known inability of the embedded server to write (set
+	// and cleared by the health check): appends fail fast meanwhile.
+	fault error
+}
+
+// fault returns the known write fault of the embedded server, if any.
+func (s *Store) fault() error {
+	if !s.health.faulty.Load() {
+		return nil
+	}
+	s.health.mu.Lock()
+	defer s.health.mu.Unlock()
+	return s.health.fault
+}
+
+// setFault records (or with nil clears) a write fault of the server.
+func (s *Store) setFault(err error) {
+	s.health.mu.Lock()
+	s.health.fault = err
+	s.health.faulty.Store(err != nil)
+	s.health.mu.Unlock()
+}
+
+// faultError is the error a JetStream fault's cause stands for: a full
+// disk is ErrFull (it heals once space is freed), anything else
+// ErrUnavailable.
+func faultError(cause string) error {
+	if strings.Contains(cause, "no space left") {
+		return fmt.Errorf("%w: no space left on the data directory's disk", ErrFull)
+	}
+	return fmt.Errorf("%w: %s", ErrUnavailable, cause)
 }
 
 // fail records a failed append; it logs the first failure of a run.
@@ -164,15 +196,19 @@ func (s *Store) watch(stop <-chan struct{}) {
 		}
 		if s.ns != nil {
 			if cause := s.jetStreamFault(); cause != "" {
-				s.fail(fmt.Errorf("%w: %s", ErrUnavailable, cause))
-				if time.Now().Before(nextHeal) {
+				err := faultError(cause)
+				s.setFault(err)
+				s.fail(err)
+				if time.Now().Before(nextHeal) || !s.restartJetStream(cause) {
 					continue
 				}
-				s.restartJetStream(cause)
 				nextHeal = time.Now().Add(backoff)
 				backoff = min(2*backoff, maxHealBackoff)
-				continue
+				if s.jetStreamFault() != "" {
+					continue
+				}
 			}
+			s.setFault(nil)
 		}
 		if err, _ := s.failing(); err != nil {
 			s.probe()
@@ -187,7 +223,7 @@ func (s *Store) watch(stop <-chan struct{}) {
 func (s *Store) probe() {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
-	if _, err := s.Commit(ctx, Append{Subject: probeSubject, NoCheck: true, Record: Record{Kind: "probe"}}); err == nil {
+	if _, err := s.commit(ctx, Append{Subject: probeSubject, NoCheck: true, Record: Record{Kind: "probe"}}); err == nil {
 		_ = s.Compact(ctx, probeSubject, 1)
 	}
 }

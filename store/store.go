@@ -79,6 +79,8 @@ type Store struct {
 	dir    string          // absolute data directory (embedded)
 	lock   *DirLock        // the data directory's lock (embedded)
 	nsOpts *server.Options // the embedded server's options
+	// jsMaxStore is the embedded JetStream's storage limit at start.
+	jsMaxStore int64
 	health health          // whether appends succeed (health.go)
 	// skipped counts records the tail could not decode (tail.go).
 	skipped atomic.Uint64
