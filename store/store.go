@@ -81,7 +81,7 @@ type Store struct {
 	nsOpts *server.Options // the embedded server's options
 	// jsMaxStore is the embedded JetStream's storage limit at start.
 	jsMaxStore int64
-	health health          // whether appends succeed (health.go)
+	health     health // whether appends succeed (health.go)
 	// skipped counts records the tail could not decode (tail.go).
 	skipped atomic.Uint64
 	// applied is the last sequence the tail handed to its callback,
