@@ -41,6 +41,16 @@ var codeType = map[herald.Code]string{
 	herald.EUnavailable:   "unavailable",
 }
 
+// errStoreFull answers a write the store refused for want of space (its
+// size cap, or a full disk): 503 with the title "store full" and a
+// Retry-After, since the store heals by itself once space is freed.
+var errStoreFull = &herald.Error{Code: herald.EUnavailable,
+	Detail: "store full: the server cannot keep new records until space is freed; retry later with the same Idempotency-Key"}
+
+// storeFullRetryAfter is the Retry-After of a "store full" answer, in
+// seconds: about the retention janitor's pace.
+const storeFullRetryAfter = "30"
+
 // StatusOf maps an error to its HTTP status: the one place where herald
 // errors become status codes.
 func StatusOf(err error) int { return codeStatus[herald.ErrorCode(err)] }
@@ -57,12 +67,17 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if he.Code == herald.EUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
 	}
+	title := http.StatusText(status)
+	if he == errStoreFull {
+		title = "store full"
+		w.Header().Set("Retry-After", storeFullRetryAfter)
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(Problem{
 		Type:   "urn:herald:problem:" + codeType[he.Code],
-		Title:  http.StatusText(status),
+		Title:  title,
 		Status: status,
 		Detail: he.Error(),
 		Field:  he.Field,

@@ -258,6 +258,9 @@ func (a *API) answerAt(ctx context.Context, seq uint64) (answer, error) {
 }
 
 func unavailable(err error) error {
+	if errors.Is(err, store.ErrFull) {
+		return errStoreFull
+	}
 	return &herald.Error{Code: herald.EUnavailable, Detail: "the store did not answer: " + err.Error() + "; retry with the same Idempotency-Key"}
 }
 

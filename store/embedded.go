@@ -27,8 +27,10 @@ func (s *Store) startEmbedded() error {
 	if err != nil {
 		return err
 	}
-	if s.lock, err = LockDir(dir); err != nil {
-		return err
+	if s.lock = s.cfg.Lock; s.lock == nil {
+		if s.lock, err = LockDir(dir); err != nil {
+			return err
+		}
 	}
 	s.dir = dir
 	creds, err := loadCredentials(dir)

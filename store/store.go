@@ -48,9 +48,9 @@ type Config struct {
 	Replicas int
 	// MaxBytes caps the stream's size, the last guard behind retention:
 	// past it JetStream refuses appends (ErrFull) and keeps every record
-	// (discard new). 0 leaves the cap to JetStream's own storage limit
-	// (embedded: 75% of the disk space free at start), which refuses the
-	// same way; negative means no cap on the stream at all.
+	// (discard new). 0 (or negative) sets no cap of herald's own: the
+	// embedded JetStream's storage limit (75% of the disk space free at
+	// its first start, plus what it holds) refuses the same way.
 	MaxBytes int64
 	// Dedup is how long an Idempotency-Key is remembered (default 10m).
 	Dedup  time.Duration
@@ -60,6 +60,9 @@ type Config struct {
 	// Credentials authenticate to the external cluster of URLs (the
 	// embedded server's own are generated into Dir: CredentialsFile).
 	Credentials *Credentials
+	// Lock is the data directory's lock when the caller took it already
+	// (LockDir); Open takes it otherwise. Close releases it either way.
+	Lock *DirLock
 }
 
 // Store is an open herald store.
