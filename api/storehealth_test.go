@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -162,4 +164,89 @@ func skipped(t *testing.T, srv *testutil.Server) string {
 		t.Fatal("no herald_store_skipped_records_total in /metrics")
 	}
 	return m[1]
+}
+
+// TestDamagedStoreNewEpochAndReady stops a server, truncates the last
+// block of its store, and starts it again: it becomes ready without a
+// write (the old code waited at 503 for the lost last record until the
+// next write), the epoch changed so the old last id is no longer
+// recognized, and new ids never equal old ones.
+func TestDamagedStoreNewEpochAndReady(t *testing.T) {
+	for _, dropIndex := range []bool{false, true} {
+		t.Run(map[bool]string{false: "truncated block", true: "and lost index"}[dropIndex], func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			dir := t.TempDir()
+			srv := testutil.Start(t, testutil.WithDir(dir))
+			adm := srv.Admin()
+			id, err := adm.CreateTask(ctx, 1000, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := int64(1); i <= 300; i++ {
+				if _, err := adm.TaskProgress(ctx, id, i, 1000, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			oldIDs := map[string]bool{}
+			feed := srv.OpenFeed(t, "/events/background-task?taskId="+id, srv.Token, nil)
+			var lastOld string
+			for len(oldIDs) < 301 {
+				e, err := feed.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				oldIDs[e.ID], lastOld = true, e.ID
+			}
+			feed.Close()
+			srv.Close()
+			truncateLastBlock(t, dir, dropIndex)
+
+			start := time.Now()
+			srv2 := testutil.Start(t, testutil.WithDir(dir)) // waits until ready
+			t.Logf("ready %v after the restart", time.Since(start).Round(time.Millisecond))
+			if st, body := getText(t, srv2.URL+"/readyz"); st != 200 {
+				t.Fatalf("/readyz %d %q", st, body)
+			}
+			oldEpoch, _, _ := strings.Cut(lastOld, "-")
+			if srv2.Store.Epoch() == oldEpoch {
+				t.Fatalf("epoch %s kept after records were lost", oldEpoch)
+			}
+			id2, err := srv2.Admin().CreateTask(ctx, 10, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f2 := srv2.OpenFeed(t, "/events/background-task?taskId="+id2, srv2.Token, map[string]string{"Last-Event-ID": lastOld})
+			e, err := f2.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if oldIDs[e.ID] || strings.HasPrefix(e.ID, oldEpoch+"-") {
+				t.Fatalf("new event id %s reuses the old epoch %s", e.ID, oldEpoch)
+			}
+		})
+	}
+}
+
+// truncateLastBlock cuts the last JetStream message block of a stopped
+// store in half and, with dropIndex, deletes its index.db.
+func truncateLastBlock(t *testing.T, dir string, dropIndex bool) {
+	t.Helper()
+	msgs := filepath.Join(dir, "jetstream", "$G", "streams", store.StreamName, "msgs")
+	blks, _ := filepath.Glob(filepath.Join(msgs, "*.blk"))
+	if len(blks) == 0 {
+		t.Fatalf("no message blocks in %s", msgs)
+	}
+	sort.Strings(blks)
+	last := blks[len(blks)-1]
+	fi, err := os.Stat(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(last, fi.Size()*3/4); err != nil {
+		t.Fatal(err)
+	}
+	if dropIndex {
+		_ = os.Remove(filepath.Join(msgs, "index.db"))
+	}
 }

@@ -70,7 +70,11 @@ func (s *Store) checkContinuity(ctx context.Context) error {
 	case last < cp.Seq:
 		lost = fmt.Sprintf("records %d to %d are missing: the store ends at %d", last+1, cp.Seq, last)
 	case cp.Sum != "" && !found:
-		lost = fmt.Sprintf("record %d (and maybe others before it) is missing", cp.Seq)
+		from, err := s.lastExisting(ctx, cp.Seq)
+		if err != nil {
+			return err
+		}
+		lost = fmt.Sprintf("records %d to %d are missing (the stream claims %d)", from+1, cp.Seq, last)
 	case cp.Sum != "" && sum != cp.Sum:
 		lost = fmt.Sprintf("record %d is not the one herald applied: records up to %d were replaced", cp.Seq, cp.Seq)
 	}
