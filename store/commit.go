@@ -70,6 +70,15 @@ func (s *Store) commit(ctx context.Context, a Append) (Ack, error) {
 	resp, err := s.publish(ctx, msg)
 	if err != nil {
 		err = classify(nil, err)
+		if s.ns != nil && counts(err) {
+			// No answer: JetStream answers nothing when its write
+			// fails. If that is why, say so (a full disk is "store
+			// full") and fail the next appends at once.
+			if cause := s.jetStreamFault(); cause != "" {
+				err = faultError(cause)
+				s.setFault(err)
+			}
+		}
 		if counts(err) {
 			s.fail(err)
 		}

@@ -131,6 +131,7 @@ func (s *Store) restartJetStream(cause string) bool {
 		return true
 	}
 	s.log.Warn("store: JetStream restarted")
+	s.resetTail()
 	return true
 }
 

@@ -90,6 +90,9 @@ type Store struct {
 	// applied is the last sequence the tail handed to its callback,
 	// recorded in the data directory's checkpoint (continuity.go).
 	applied atomic.Uint64
+	// tailCancel ends the tail's current consumer (resetTail).
+	tailMu     sync.Mutex
+	tailCancel context.CancelFunc
 	// checkpointed is the sequence of the last checkpoint written.
 	checkpointed uint64
 	stop         chan struct{}  // closed by Close: ends the store's goroutines

@@ -31,13 +31,24 @@ func (s *Store) Tail(ctx context.Context, from uint64, fn func(Msg) error) error
 	}
 	backoff := tailRetryMin
 	for {
-		err := s.consume(ctx, "", next, 0, deliver)
+		cctx, cancel := context.WithCancel(ctx)
+		s.tailMu.Lock()
+		s.tailCancel = cancel
+		s.tailMu.Unlock()
+		err := s.consume(cctx, "", next, 0, deliver)
+		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		var ce *callbackError
 		if errors.As(err, &ce) {
 			return ce.err
+		}
+		if cctx.Err() != nil {
+			// resetTail: JetStream restarted, its consumers are gone;
+			// a new one at once, not after missed heartbeats.
+			s.log.Info("store: tail follows the restarted JetStream", "from", next)
+			continue
 		}
 		s.log.Warn("store: tail interrupted; resuming", "from", next, "err", err)
 		select {
@@ -56,6 +67,16 @@ const (
 	tailRetryMin = 100 * time.Millisecond
 	tailRetryMax = 5 * time.Second
 )
+
+// resetTail makes the tail drop its consumer and create a new one where
+// it stopped (after JetStream restarted in-process).
+func (s *Store) resetTail() {
+	s.tailMu.Lock()
+	defer s.tailMu.Unlock()
+	if s.tailCancel != nil {
+		s.tailCancel()
+	}
+}
 
 // callbackError carries the error of Tail's callback through consume.
 type callbackError struct{ err error }
