@@ -182,3 +182,31 @@ func TestFullStoreRefusesAndHeals(t *testing.T) {
 		t.Fatalf("append after the purge: %v", err)
 	}
 }
+
+// TestLeaderAdvisoriesLogged: JetStream's advisories about the herald
+// stream (a new leader, a lost quorum) appear in herald's log at warn and
+// error. A single server elects no leader, so the test publishes the
+// advisory JetStream would.
+func TestLeaderAdvisoriesLogged(t *testing.T) {
+	var logs logBuffer
+	s := openWith(t, Config{Dir: t.TempDir(), Logger: logs.logger()})
+	nc := rawConn(t, s)
+	adv := `{"type":"io.nats.jetstream.advisory.v1.stream_leader_elected","stream":"HERALD","leader":"n2"}`
+	if err := nc.Publish("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.HERALD", []byte(adv)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish("$JS.EVENT.ADVISORY.STREAM.QUORUM_LOST.HERALD", []byte(`{"stream":"HERALD"}`)); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "level=ERROR msg=\"store: JetStream fault\"") {
+		if time.Now().After(deadline) {
+			t.Fatalf("advisories not logged:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="store: JetStream stream leader changed"`) || !strings.Contains(logs.String(), "leader=n2") {
+		t.Fatalf("leader change not logged at warn:\n%s", logs.String())
+	}
+}
