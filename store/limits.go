@@ -44,26 +44,32 @@ func (s *Store) applyLimits(ctx context.Context, st jetstream.Stream) error {
 // lastExisting returns the sequence of the stream's last record that
 // exists, at most last: the stream's last sequence stays put when that
 // record is purged (retention) or lost (a damaged file), and nobody would
-// ever read it. One direct get of the last record on "herald.>".
+// ever read it. One direct get of the record at last; only when it is
+// gone, one of the last record on "herald.>" (which walks every subject).
 func (s *Store) lastExisting(ctx context.Context, last uint64) (uint64, error) {
-	req, _ := json.Marshal(struct {
-		LastFor string `json:"last_by_subj"`
-	}{"herald.>"})
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	seq, err := s.directGetSeq(ctx, directGetRequest{Seq: last})
+	if err != nil || seq != 0 {
+		return min(seq, last), err
+	}
+	seq, err = s.directGetSeq(ctx, directGetRequest{LastFor: "herald.>"})
+	return min(seq, last), err
+}
+
+// directGetSeq asks the stream for one record without its data and
+// returns its sequence, 0 when there is none.
+func (s *Store) directGetSeq(ctx context.Context, r directGetRequest) (uint64, error) {
+	req, _ := json.Marshal(r)
 	m, err := s.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+StreamName, req)
 	if err != nil {
 		return 0, fmt.Errorf("store: last record: %w", err)
 	}
 	switch m.Header.Get("Status") {
 	case "404":
-		return 0, nil // no record at all
+		return 0, nil
 	case "":
-		seq, err := parseSeq(m.Header.Get(jetstream.SequenceHeader))
-		if err != nil {
-			return 0, err
-		}
-		return min(seq, last), nil
+		return parseSeq(m.Header.Get(jetstream.SequenceHeader))
 	default:
 		return 0, fmt.Errorf("store: last record: %s %s", m.Header.Get("Status"), m.Header.Get("Description"))
 	}

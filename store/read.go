@@ -29,9 +29,10 @@ const bulkRead = 2048
 const maxBulkReads = 8
 
 type directGetRequest struct {
-	Seq     uint64 `json:"seq"`
-	NextFor string `json:"next_by_subj"`
-	Batch   int    `json:"batch"`
+	Seq     uint64 `json:"seq,omitempty"`
+	NextFor string `json:"next_by_subj,omitempty"`
+	LastFor string `json:"last_by_subj,omitempty"`
+	Batch   int    `json:"batch,omitempty"`
 }
 
 // readDirect reads [from, upto] on subject with batched direct gets: the
