@@ -210,3 +210,29 @@ func TestLeaderAdvisoriesLogged(t *testing.T) {
 		t.Fatalf("leader change not logged at warn:\n%s", logs.String())
 	}
 }
+
+// TestRaisedLimitApplies: a store reopened with a larger MaxBytes takes
+// the new cap (the stream is updated) and appends again.
+func TestRaisedLimitApplies(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	s := openWith(t, Config{Dir: dir, MaxBytes: 32 << 10})
+	big := rec("fill")
+	big.Snapshot = []byte(`"` + strings.Repeat("x", 2000) + `"`)
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = s.Commit(ctx, Append{Subject: Subject("task", "d", "r"), NoCheck: true, Record: big})
+	}
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("want ErrFull, got %v", err)
+	}
+	s.Close()
+	s2 := openWith(t, Config{Dir: dir, MaxBytes: 1 << 20})
+	if got := s2.stream.CachedInfo().Config.MaxBytes; got != 1<<20 {
+		t.Fatalf("stream MaxBytes %d after reopening with 1 MiB", got)
+	}
+	if _, err := s2.Commit(ctx, Append{Subject: Subject("task", "d", "r"), NoCheck: true, Record: big}); err != nil {
+		t.Fatalf("append after the cap was raised: %v", err)
+	}
+}

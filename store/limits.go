@@ -23,22 +23,23 @@ func (s *Store) maxBytes() int64 {
 // discard-new (a full store refuses appends; it never drops the oldest
 // records, which may be credentials). The stream is updated only when it
 // differs; a stream created by an older herald gets discard-new too.
-func (s *Store) applyLimits(ctx context.Context, st jetstream.Stream) error {
+func (s *Store) applyLimits(ctx context.Context, st jetstream.Stream) (jetstream.Stream, error) {
 	cfg := st.CachedInfo().Config
 	want := s.maxBytes()
 	if s.cfg.MaxBytes == 0 && len(s.cfg.URLs) > 0 {
 		want = cfg.MaxBytes // a shared stream: only an explicit cap changes it
 	}
 	if cfg.MaxBytes == want && cfg.Discard == jetstream.DiscardNew {
-		return nil
+		return st, nil
 	}
 	old := cfg.MaxBytes
 	cfg.MaxBytes, cfg.Discard = want, jetstream.DiscardNew
-	if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("store: stream %s: set max bytes %d: %w", StreamName, want, err)
+	updated, err := s.js.UpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: stream %s: set max bytes %d: %w", StreamName, want, err)
 	}
 	s.log.Info("store: stream size cap changed", "max_bytes", want, "was", old)
-	return nil
+	return updated, nil
 }
 
 // lastExisting returns the sequence of the stream's last record that

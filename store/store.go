@@ -197,7 +197,7 @@ func (s *Store) ensureStream(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: stream %s: %w", StreamName, err)
 	}
-	if err := s.applyLimits(ctx, st); err != nil {
+	if st, err = s.applyLimits(ctx, st); err != nil {
 		return err
 	}
 	s.stream = st
