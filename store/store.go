@@ -50,7 +50,7 @@ type Config struct {
 	// past it JetStream refuses appends (ErrFull) and keeps every record
 	// (discard new). 0 (or negative) sets no cap of herald's own: the
 	// embedded JetStream's storage limit (75% of the disk space free at
-	// its first start, plus what it holds) refuses the same way.
+	// start, plus what it holds) refuses the same way.
 	MaxBytes int64
 	// Dedup is how long an Idempotency-Key is remembered (default 10m).
 	Dedup  time.Duration

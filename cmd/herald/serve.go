@@ -58,7 +58,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.StringVar(&o.fsync, "fsync", "1s", "fsync policy of the embedded store: a Go duration (sync every interval) or \"always\"")
 	f.StringVar(&o.natsURLs, "nats", "", "comma-separated URLs of an external NATS JetStream cluster (instead of the embedded store)")
 	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS server on host:port so other herald processes can share it with --nats")
-	f.StringVar(&o.maxStoreBytes, "max-store-bytes", "0", "cap on the store's size (bytes, or with a unit: 500MB, 8GiB); past it writes get 503 \"store full\" until retention frees space (0: no cap of herald's own; the embedded store then stops at 75% of the disk space free at its first start)")
+	f.StringVar(&o.maxStoreBytes, "max-store-bytes", "0", "cap on the store's size (bytes, or with a unit: 500MB, 8GiB); past it writes get 503 \"store full\" until retention frees space (0: no cap of herald's own; the embedded store then stops at 75% of the disk space free at start plus what it holds)")
 	f.StringVar(&o.natsCreds, "nats-credentials", "", "file holding user:password for the NATS server at --nats (another herald's <data>/"+store.CredentialsFile+"); user:pass@ in the URL works too")
 	f.StringVar(&o.bootstrap, "bootstrap-token", "", "token of the bootstrap superadmin (generated on first start when empty)")
 	f.StringSliceVar(&o.corsOrigins, "cors-origin", nil, "exact origin allowed to call herald from a browser, with credentials (repeatable)")
