@@ -121,6 +121,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			opts = append(opts, nats.UserInfo(c.User, c.Password))
 		}
 		s.nc, err = nats.Connect(strings.Join(cfg.URLs, ","), opts...)
+		if errors.Is(err, nats.ErrAuthorization) {
+			err = fmt.Errorf("store: %w: the NATS server wants credentials (user:password; a herald serving --nats-listen keeps them in its data directory's %s)", err, CredentialsFile)
+		}
 	}
 	if err != nil {
 		s.Close()

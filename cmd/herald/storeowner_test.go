@@ -115,3 +115,21 @@ func TestNATSListenAuthenticated(t *testing.T) {
 		t.Fatalf("write through the second herald: %d %v", st, err)
 	}
 }
+
+// TestNATSWithoutCredentialsExplains: a herald pointed at an exposed
+// store without its credentials exits with a message that says so.
+func TestNATSWithoutCredentialsExplains(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the herald binary")
+	}
+	p := startServe(t, "--data", t.TempDir(), "--bootstrap-token", testToken, "--nats-listen", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, heraldBinary(t), "serve", "--listen", "127.0.0.1:0", "--nats", natsURLOf(t, p)).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
+		t.Fatalf("serve without credentials: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Authorization Violation") || !strings.Contains(string(out), store.CredentialsFile) {
+		t.Fatalf("serve without credentials said %q", out)
+	}
+}
