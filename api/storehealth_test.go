@@ -212,6 +212,20 @@ func TestDamagedStoreNewEpochAndReady(t *testing.T) {
 			if srv2.Store.Epoch() == oldEpoch {
 				t.Fatalf("epoch %s kept after records were lost", oldEpoch)
 			}
+			// The old last id names nothing now: resuming the old task's
+			// feed with it replays the task's retained events from the
+			// start (the unrecognized-id behaviour), under the new epoch.
+			f1 := srv2.OpenFeed(t, "/events/background-task?taskId="+id, srv2.Token, map[string]string{"Last-Event-ID": lastOld})
+			stop := time.AfterFunc(5*time.Second, f1.Close)
+			e1, err := f1.Next()
+			stop.Stop()
+			if err != nil {
+				t.Fatalf("resume with the old last id %s: nothing replayed (%v): it is still recognized", lastOld, err)
+			}
+			if !strings.HasPrefix(e1.ID, srv2.Store.Epoch()+"-") {
+				t.Fatalf("replayed event id %s, want the new epoch %s", e1.ID, srv2.Store.Epoch())
+			}
+			f1.Close()
 			id2, err := srv2.Admin().CreateTask(ctx, 10, nil, "")
 			if err != nil {
 				t.Fatal(err)
