@@ -4,9 +4,9 @@ package store
 
 import (
 	"context"
-	"errors"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,7 +14,9 @@ import (
 
 // exhaustFiles lowers the process's soft open-files limit to what is open
 // now plus a little headroom and opens /dev/null until none is left, as a
-// flood of client connections would. The returned func gives them back.
+// flood of client connections would; like the flood, it keeps taking
+// every descriptor that is closed meanwhile. The returned func gives them
+// back.
 func exhaustFiles(t *testing.T) (release func()) {
 	t.Helper()
 	var old syscall.Rlimit
@@ -30,18 +32,37 @@ func exhaustFiles(t *testing.T) (release func()) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
 	var held []*os.File
-	for {
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			if !errors.Is(err, syscall.EMFILE) {
-				t.Fatal(err)
+	grab := func() {
+		for {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				return
 			}
-			break
+			mu.Lock()
+			held = append(held, f)
+			mu.Unlock()
 		}
-		held = append(held, f)
 	}
+	grab()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				grab()
+			}
+		}
+	}()
 	return func() {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
 		for _, f := range held {
 			f.Close()
 		}
@@ -77,14 +98,14 @@ func TestFileExhaustionHeals(t *testing.T) {
 	big := rec("fill")
 	big.Snapshot = []byte(`"` + strings.Repeat("f", 2000) + `"`)
 	var err error
-	for i := 0; i < 40 && err == nil; i++ {
+	for i := 0; i < 100 && err == nil; i++ {
 		cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
 		_, err = s.Commit(cctx, Append{Subject: subj, NoCheck: true, Record: big})
 		ccancel()
 		time.Sleep(50 * time.Millisecond)
 	}
 	if err == nil {
-		t.Fatalf("log:\n%s\n40 appends of 2 KB into 32 KB blocks succeeded with no file descriptor left", logs.String())
+		t.Fatalf("log:\n%s\n100 appends of 2 KB into 32 KB blocks succeeded with no file descriptor left", logs.String())
 	}
 	t.Logf("append without descriptors: %v", err)
 	deadline := time.Now().Add(5 * time.Second)
