@@ -36,6 +36,7 @@ func (a *API) Run(ctx context.Context) error {
 		if err := a.views.Apply(&m); err != nil {
 			// A record this version cannot read must not stop the others.
 			a.log.Error("skipping unreadable record", "seq", m.Seq, "err", err)
+			a.metrics.skippedApply.Add(1)
 		}
 		if m.Seq <= last {
 			a.catch.records.Add(1)

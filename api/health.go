@@ -3,12 +3,16 @@ package api
 import (
 	"context"
 	"fmt"
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/herald-sse/herald/store"
 )
 
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
@@ -17,7 +21,7 @@ func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz is 200 once the views caught up with the store and the store
-// answers; 503 otherwise (and while shutting down).
+// can append; 503 with the reason otherwise (and while shutting down).
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -42,8 +46,27 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("store unreachable\n"))
 	default:
+		if reason := a.storeUnhealthy(ctx); reason != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(reason + "\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ready\n"))
 	}
+}
+
+// storeUnhealthy is why the store cannot append now ("" when it can):
+// "store full" or "store cannot append". The cause
+// (JetStream's own words) is in the log, not here.
+func (a *API) storeUnhealthy(ctx context.Context) string {
+	err := a.store.Health(ctx)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, store.ErrFull):
+		return "store full"
+	}
+	return "store cannot append"
 }
 
 type metrics struct {
@@ -51,6 +74,10 @@ type metrics struct {
 	appended     prometheus.Counter
 	storeLatency prometheus.Histogram
 	quotaRefused *prometheus.CounterVec // by quota: open_jobs, running_tasks
+	// skippedApply counts records the views could not apply (engine.go);
+	// with the store's undecodable ones they make
+	// herald_store_skipped_records_total.
+	skippedApply atomic.Uint64
 }
 
 func newMetrics(a *API) *metrics {
@@ -74,6 +101,9 @@ func newMetrics(a *API) *metrics {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "herald_subscribers_ended_slow_total", Help: "Streams ended because the client did not keep up."},
 			func() float64 { return float64(st.EndedSlow.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "herald_store_skipped_records_total", Help: "Store records skipped because they could not be decoded or applied (each is logged with its sequence)."},
+			func() float64 { return float64(a.store.Skipped() + m.skippedApply.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_store_applied_sequence", Help: "Last store sequence folded into the views."},
 			func() float64 { return float64(a.views.Applied()) }),

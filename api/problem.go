@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/store"
 )
 
 // Problem is an RFC 9457 problem details body.
@@ -34,8 +35,14 @@ func (e *storeError) Unwrap() error { return e.err }
 var storeUnavailable = &herald.Error{Code: herald.EUnavailable,
 	Detail: "the store did not answer in time; retry with the same Idempotency-Key"}
 
-// unavailable wraps a store failure for writeError.
-func unavailable(err error) error { return &storeError{err: err} }
+// unavailable wraps a store failure for writeError; a store refusing for
+// want of space is "store full".
+func unavailable(err error) error {
+	if errors.Is(err, store.ErrFull) {
+		return errStoreFull
+	}
+	return &storeError{err: err}
+}
 
 var codeStatus = map[herald.Code]int{
 	herald.EInternal:      http.StatusInternalServerError,
@@ -62,6 +69,16 @@ var codeType = map[herald.Code]string{
 	herald.EUnavailable:   "unavailable",
 	herald.ETooMany:       "too-many",
 }
+
+// errStoreFull answers a write the store refused for want of space (its
+// size cap, or a full disk): 503 with the title "store full" and a
+// Retry-After, since the store heals by itself once space is freed.
+var errStoreFull = &herald.Error{Code: herald.EUnavailable,
+	Detail: "store full: the server cannot keep new records until space is freed; retry later with the same Idempotency-Key"}
+
+// storeFullRetryAfter is the Retry-After of a "store full" answer, in
+// seconds: about the retention janitor's pace.
+const storeFullRetryAfter = "30"
 
 // StatusOf maps an error to its HTTP status: the one place where herald
 // errors become status codes.
@@ -94,12 +111,17 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case herald.EUnavailable:
 		h.Set("Retry-After", retryAfterSeconds)
 	}
+	title := http.StatusText(status)
+	if he == errStoreFull {
+		title = "store full"
+		h.Set("Retry-After", storeFullRetryAfter)
+	}
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(Problem{
 		Type:      "urn:herald:problem:" + codeType[he.Code],
-		Title:     http.StatusText(status),
+		Title:     title,
 		Status:    status,
 		Detail:    he.Error(),
 		Field:     he.Field,

@@ -49,7 +49,19 @@ type Ack struct {
 // Commit appends one record atomically. It returns only after JetStream
 // acknowledged the write (durably stored per the fsync policy), ErrConflict
 // if the subject moved past ExpectSeq.
+//
+// While the embedded server is known unable to write (a full disk), it
+// fails at once with ErrFull or ErrUnavailable instead of waiting for an
+// acknowledgement that cannot come.
 func (s *Store) Commit(ctx context.Context, a Append) (Ack, error) {
+	if err := s.fault(); err != nil {
+		return Ack{}, fmt.Errorf("store: append to %s: %w", a.Subject, err)
+	}
+	return s.commit(ctx, a)
+}
+
+// commit is Commit without the fast failure (the health probe's append).
+func (s *Store) commit(ctx context.Context, a Append) (Ack, error) {
 	data, err := a.Record.AppendJSON(make([]byte, 0, 1024))
 	if err != nil {
 		return Ack{}, fmt.Errorf("store: encode record: %w", err)
@@ -68,19 +80,38 @@ func (s *Store) Commit(ctx context.Context, a Append) (Ack, error) {
 	msg := &nats.Msg{Subject: a.Subject, Header: hdr, Data: data}
 	resp, err := s.publish(ctx, msg)
 	if err != nil {
+		err = classify(nil, err)
+		if s.ns != nil && counts(err) {
+			// No answer: JetStream answers nothing when its write
+			// fails. If that is why, say so (a full disk is "store
+			// full") and fail the next appends at once.
+			if cause := s.jetStreamFault(); cause != "" {
+				err = faultError(cause)
+				s.setFault(err)
+			}
+		}
+		if counts(err) {
+			s.fail(err)
+		}
 		return Ack{}, fmt.Errorf("store: append to %s: %w", a.Subject, err)
 	}
 	ack, apiErr, err := parsePubAck(resp)
 	if apiErr != nil {
 		if apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant {
+			s.ok()
 			return Ack{}, ErrConflict
 		}
-		return Ack{}, fmt.Errorf("store: append to %s: nats: %w", a.Subject, apiErr)
-	}
-	if err != nil {
+		err := classify(apiErr, nil)
+		s.fail(err)
 		return Ack{}, fmt.Errorf("store: append to %s: %w", a.Subject, err)
 	}
+	if err != nil {
+		err = classify(nil, err)
+		s.fail(err)
+		return Ack{}, fmt.Errorf("store: append to %s: %w", a.Subject, err)
+	}
+	s.ok()
 	return ack, nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -28,9 +29,10 @@ const bulkRead = 2048
 const maxBulkReads = 8
 
 type directGetRequest struct {
-	Seq     uint64 `json:"seq"`
-	NextFor string `json:"next_by_subj"`
-	Batch   int    `json:"batch"`
+	Seq     uint64 `json:"seq,omitempty"`
+	NextFor string `json:"next_by_subj,omitempty"`
+	LastFor string `json:"last_by_subj,omitempty"`
+	Batch   int    `json:"batch,omitempty"`
 }
 
 // readDirect reads [from, upto] on subject with batched direct gets: the
@@ -88,6 +90,15 @@ func (s *Store) readBatch(ctx context.Context, sub *nats.Subscription, subject s
 			return pending, false, nil
 		case "":
 			msg, err := decodeDirect(m)
+			if errors.Is(err, errUndecodable) {
+				// A record that cannot be decoded is skipped (the
+				// tail logged it); the read goes on after it.
+				if msg.Seq >= upto {
+					return 0, true, nil
+				}
+				*from = msg.Seq + 1
+				continue
+			}
 			if err != nil {
 				return 0, false, err
 			}
@@ -112,7 +123,10 @@ func decodeDirect(m *nats.Msg) (Msg, error) {
 	out := Msg{Subject: m.Header.Get(jetstream.SubjectHeader), Seq: seq, MsgID: m.Header.Get(jetstream.MsgIDHeader)}
 	out.Time, _ = time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
 	if err := decodeRecord(m.Data, &out.Record); err != nil {
-		return Msg{}, fmt.Errorf("store: decode record %d: %w", seq, err)
+		return Msg{Seq: seq}, fmt.Errorf("store: decode record %d: %w: %w", seq, errUndecodable, err)
 	}
 	return out, nil
 }
+
+// errUndecodable marks a record that is not herald's JSON.
+var errUndecodable = errors.New("undecodable record")

@@ -14,9 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -46,11 +46,23 @@ type Config struct {
 	// Replicas of the stream in cluster mode (default 3, lowered to the
 	// cluster's size when it is smaller).
 	Replicas int
-	// MaxBytes caps the stream's size, the last guard behind retention.
+	// MaxBytes caps the stream's size, the last guard behind retention:
+	// past it JetStream refuses appends (ErrFull) and keeps every record
+	// (discard new). 0 (or negative) sets no cap of herald's own: the
+	// embedded JetStream's storage limit (75% of the disk space free at
+	// start, plus what it holds) refuses the same way.
 	MaxBytes int64
 	// Dedup is how long an Idempotency-Key is remembered (default 10m).
 	Dedup  time.Duration
 	Logger *slog.Logger
+	// LogDebug passes the embedded server's debug lines to Logger.
+	LogDebug bool
+	// Credentials authenticate to the external cluster of URLs (the
+	// embedded server's own are generated into Dir: CredentialsFile).
+	Credentials *Credentials
+	// Lock is the data directory's lock when the caller took it already
+	// (LockDir); Open takes it otherwise. Close releases it either way.
+	Lock *DirLock
 }
 
 // Store is an open herald store.
@@ -66,6 +78,25 @@ type Store struct {
 	replicas int
 	// bulk holds a token per consumer that a long Read uses.
 	bulk chan struct{}
+
+	dir    string          // absolute data directory (embedded)
+	lock   *DirLock        // the data directory's lock (embedded)
+	nsOpts *server.Options // the embedded server's options
+	// jsMaxStore is the embedded JetStream's storage limit at start.
+	jsMaxStore int64
+	health     health // whether appends succeed (health.go)
+	// skipped counts records the tail could not decode (tail.go).
+	skipped atomic.Uint64
+	// applied is the last sequence the tail handed to its callback,
+	// recorded in the data directory's checkpoint (continuity.go).
+	applied atomic.Uint64
+	// tailCancel ends the tail's current consumer (resetTail).
+	tailMu     sync.Mutex
+	tailCancel context.CancelFunc
+	// checkpointed is the sequence of the last checkpoint written.
+	checkpointed uint64
+	stop         chan struct{}  // closed by Close: ends the store's goroutines
+	wg           sync.WaitGroup // the store's goroutines
 }
 
 // Open starts (or connects to) the store and makes sure the stream exists.
@@ -79,13 +110,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.SyncInterval == 0 {
 		cfg.SyncInterval = time.Second
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, bulk: make(chan struct{}, maxBulkReads)}
+	s := &Store{cfg: cfg, log: cfg.Logger, bulk: make(chan struct{}, maxBulkReads), stop: make(chan struct{})}
 	var err error
 	if len(cfg.URLs) == 0 {
 		err = s.startEmbedded()
 	} else {
-		s.nc, err = nats.Connect(strings.Join(cfg.URLs, ","),
-			nats.Name("herald"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+		opts := []nats.Option{nats.Name("herald"), nats.MaxReconnects(-1),
+			nats.ReconnectWait(250 * time.Millisecond), s.connErrors()}
+		if c := cfg.Credentials; c != nil {
+			opts = append(opts, nats.UserInfo(c.User, c.Password))
+		}
+		s.nc, err = nats.Connect(strings.Join(cfg.URLs, ","), opts...)
+		if errors.Is(err, nats.ErrAuthorization) {
+			err = fmt.Errorf("store: %w: the NATS server wants credentials (user:password; a herald serving --nats-listen keeps them in its data directory's %s)", err, CredentialsFile)
+		}
 	}
 	if err != nil {
 		s.Close()
@@ -99,50 +137,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	return s, nil
-}
-
-func (s *Store) startEmbedded() error {
-	if s.cfg.Dir == "" {
-		return errors.New("store: a data directory is required")
-	}
-	dir, err := filepath.Abs(s.cfg.Dir)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("store: create data directory: %w", err)
-	}
-	opts := &server.Options{
-		ServerName:   "herald",
-		JetStream:    true,
-		StoreDir:     dir,
-		NoSigs:       true,
-		NoLog:        true,
-		SyncAlways:   s.cfg.SyncAlways,
-		SyncInterval: s.cfg.SyncInterval,
-		DontListen:   true,
-		MaxPayload:   8 << 20,
-	}
-	if s.cfg.Listen != "" {
-		host, port, err := splitHostPort(s.cfg.Listen)
-		if err != nil {
-			return err
+	if s.ns != nil {
+		if err := s.checkContinuity(ctx); err != nil {
+			s.Close()
+			return nil, err
 		}
-		opts.DontListen = false
-		opts.Host, opts.Port = host, port
 	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		return fmt.Errorf("store: embedded NATS: %w", err)
+	if err := s.watchAdvisories(); err != nil {
+		s.Close()
+		return nil, err
 	}
-	s.ns = ns
-	ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		return errors.New("store: embedded NATS did not start within 30s")
-	}
-	s.nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("herald"))
-	return err
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.watch(s.stop)
+	}()
+	return s, nil
 }
 
 // NATSURL is the address of the embedded server when Listen was set.
@@ -161,9 +171,9 @@ func (s *Store) ensureStream(ctx context.Context) error {
 			Subjects:          []string{"herald.>"},
 			Storage:           jetstream.FileStorage,
 			Retention:         jetstream.LimitsPolicy,
-			Discard:           jetstream.DiscardOld,
+			Discard:           jetstream.DiscardNew,
 			Duplicates:        s.cfg.Dedup,
-			MaxBytes:          s.cfg.MaxBytes,
+			MaxBytes:          s.maxBytes(),
 			MaxMsgSize:        4 << 20,
 			AllowDirect:       true,
 			Metadata:          map[string]string{epochKey: newEpoch()},
@@ -189,6 +199,9 @@ func (s *Store) ensureStream(ctx context.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("store: stream %s: %w", StreamName, err)
+	}
+	if st, err = s.applyLimits(ctx, st); err != nil {
+		return err
 	}
 	s.stream = st
 	s.replicas = st.CachedInfo().Config.Replicas
@@ -230,13 +243,23 @@ func newEpoch() string {
 // Epoch identifies this store instance; it is the first part of every id.
 func (s *Store) Epoch() string { return s.epoch }
 
-// Info returns the stream's first and last sequence.
+// Info returns the stream's first sequence and time, and the sequence of
+// its last record: on a single-replica stream the last one that exists,
+// so that a reader waiting to have seen "the last record" is not left
+// waiting for one that was purged or lost (the stream's own last sequence
+// stays where it was).
 func (s *Store) Info(ctx context.Context) (first, last uint64, firstTime time.Time, err error) {
 	info, err := s.stream.Info(ctx)
 	if err != nil {
 		return 0, 0, time.Time{}, err
 	}
-	return info.State.FirstSeq, info.State.LastSeq, info.State.FirstTime, nil
+	last = info.State.LastSeq
+	if s.replicas <= 1 && last > 0 {
+		if last, err = s.lastExisting(ctx, last); err != nil {
+			return 0, 0, time.Time{}, err
+		}
+	}
+	return info.State.FirstSeq, last, info.State.FirstTime, nil
 }
 
 // Ping checks that the store answers.
@@ -245,8 +268,20 @@ func (s *Store) Ping(ctx context.Context) error {
 	return err
 }
 
-// Close closes the connection and shuts the embedded server down.
+// Close stops the store's goroutines, writes the continuity checkpoint,
+// closes the connection, shuts the embedded server down and releases the
+// data directory. Stop the tail (cancel its context) first.
 func (s *Store) Close() {
+	select {
+	case <-s.stop:
+		return // closed already
+	default:
+		close(s.stop)
+	}
+	s.wg.Wait()
+	if s.ns != nil && s.stream != nil && s.nc != nil {
+		s.checkpoint()
+	}
 	if s.nc != nil {
 		s.nc.Close()
 	}
@@ -254,6 +289,7 @@ func (s *Store) Close() {
 		s.ns.Shutdown()
 		s.ns.WaitForShutdown()
 	}
+	s.lock.Unlock()
 }
 
 func splitHostPort(hp string) (string, int, error) {
@@ -264,6 +300,9 @@ func splitHostPort(hp string) (string, int, error) {
 	var port int
 	if _, err := fmt.Sscanf(hp[i+1:], "%d", &port); err != nil {
 		return "", 0, fmt.Errorf("store: listen address %q: bad port", hp)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT // nats-server reads 0 as its default, 4222
 	}
 	return strings.Trim(hp[:i], "[]"), port, nil
 }

@@ -13,8 +13,84 @@ import (
 // order, to fn, then every new record as it is appended, until ctx ends.
 // It uses one ordered consumer: each herald process tails the stream once.
 // fn runs on Tail's goroutine; Tail returns when ctx is done or fn fails.
+//
+// A record that cannot be decoded (not written by herald, or damaged) is
+// logged with its sequence, counted (Skipped) and handed to fn with an
+// empty Record (Kind ""), so every position still advances. When the
+// consumer fails (JetStream restarted, the connection lost), Tail logs it
+// and resumes after the last record it delivered.
 func (s *Store) Tail(ctx context.Context, from uint64, fn func(Msg) error) error {
-	return s.consume(ctx, "", from, 0, fn)
+	next := from
+	deliver := func(m Msg) error {
+		if err := fn(m); err != nil {
+			return &callbackError{err}
+		}
+		next = m.Seq + 1
+		s.applied.Store(m.Seq)
+		return nil
+	}
+	backoff := tailRetryMin
+	for {
+		cctx, cancel := context.WithCancel(ctx)
+		s.tailMu.Lock()
+		s.tailCancel = cancel
+		s.tailMu.Unlock()
+		err := s.consume(cctx, "", next, 0, deliver)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ce *callbackError
+		if errors.As(err, &ce) {
+			return ce.err
+		}
+		if cctx.Err() != nil {
+			// resetTail: JetStream restarted, its consumers are gone;
+			// a new one at once, not after missed heartbeats.
+			s.log.Info("store: tail follows the restarted JetStream", "from", next)
+			continue
+		}
+		s.log.Warn("store: tail interrupted; resuming", "from", next, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stop:
+			return fmt.Errorf("store: tail: %w", ErrUnavailable)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, tailRetryMax)
+	}
+}
+
+// The tail's wait before it resumes a failed consumer, doubling.
+const (
+	tailRetryMin = 100 * time.Millisecond
+	tailRetryMax = 5 * time.Second
+)
+
+// resetTail makes the tail drop its consumer and create a new one where
+// it stopped (after JetStream restarted in-process).
+func (s *Store) resetTail() {
+	s.tailMu.Lock()
+	defer s.tailMu.Unlock()
+	if s.tailCancel != nil {
+		s.tailCancel()
+	}
+}
+
+// callbackError carries the error of Tail's callback through consume.
+type callbackError struct{ err error }
+
+func (e *callbackError) Error() string { return e.err.Error() }
+
+// Skipped is how many records the tail skipped because they could not be
+// decoded.
+func (s *Store) Skipped() uint64 { return s.skipped.Load() }
+
+// skip logs and counts an undecodable record met by the tail.
+func (s *Store) skip(seq uint64, subject string, err error) {
+	s.skipped.Add(1)
+	s.log.Error("store: skipping a record that cannot be decoded", "seq", seq, "subject", subject, "err", err)
 }
 
 // errStop ends a bounded consume.
@@ -127,7 +203,15 @@ func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, 
 			msg.MsgID = h.Get(jetstream.MsgIDHeader)
 		}
 		if err := decodeRecord(m.Data(), &msg.Record); err != nil {
-			return fmt.Errorf("store: decode record %d: %w", msg.Seq, err)
+			msg.Record = Record{}
+			if upto > 0 {
+				// A read skips it silently: the tail logged it.
+				if meta.Sequence.Stream >= upto || meta.NumPending == 0 {
+					return errStop
+				}
+				continue
+			}
+			s.skip(msg.Seq, msg.Subject, err)
 		}
 		if err := fn(msg); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/herald-sse/herald/client"
 	"github.com/herald-sse/herald/internal/testutil"
 	"github.com/herald-sse/herald/sse"
+	"github.com/herald-sse/herald/store"
 )
 
 // freePort returns a loopback port that was free a moment ago.
@@ -49,7 +51,7 @@ func (c *pushyCluster) start() {
 	c.a = startServe(c.t, append([]string{"--listen", "127.0.0.1:" + c.portA, "--data", c.dirA,
 		"--nats-listen", "127.0.0.1:" + c.nats}, pushyTimerFlags...)...)
 	c.b = startServe(c.t, append([]string{"--listen", "127.0.0.1:" + c.portB, "--data", c.dirB,
-		"--nats", "nats://127.0.0.1:" + c.nats}, pushyTimerFlags...)...)
+		"--nats", "nats://127.0.0.1:" + c.nats, "--nats-credentials", filepath.Join(c.dirA, store.CredentialsFile)}, pushyTimerFlags...)...)
 }
 
 // restart kills both processes (SIGKILL) and starts them again on the same

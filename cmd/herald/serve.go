@@ -40,6 +40,7 @@ type serveOpts struct {
 	bootstrapFile                                        string
 	maxRunningTasks                                      int
 	limits                                               limitOpts
+	maxStoreBytes, natsCreds                             string
 }
 
 func newServeCmd() *cobra.Command {
@@ -65,6 +66,8 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.StringVar(&o.fsync, "fsync", "1s", "fsync policy of the embedded store: a Go duration (sync every interval) or \"always\"")
 	f.StringVar(&o.natsURLs, "nats", "", "comma-separated URLs of an external NATS JetStream cluster (instead of the embedded store)")
 	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS server on host:port so other herald processes can share it with --nats")
+	f.StringVar(&o.maxStoreBytes, "max-store-bytes", "0", "cap on the store's size (bytes, or with a unit: 500MB, 8GiB); past it writes get 503 \"store full\" until retention frees space (0: no cap of herald's own; the embedded store then stops at 75% of the disk space free at start plus what it holds)")
+	f.StringVar(&o.natsCreds, "nats-credentials", "", "file holding user:password for the NATS server at --nats (another herald's <data>/"+store.CredentialsFile+"); user:pass@ in the URL works too")
 	f.StringVar(&o.bootstrap, "bootstrap-token", "", "token of the bootstrap superadmin (generated on first start when empty)")
 	f.StringVar(&o.bootstrapFile, "bootstrap-token-file", "", "read the bootstrap superadmin's token from this file (keeps it off the command line)")
 	f.StringSliceVar(&o.corsOrigins, "cors-origin", nil, "exact origin allowed to call herald from a browser, with credentials (repeatable)")
@@ -128,7 +131,17 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if o.bootstrap, err = bootstrapToken(o.bootstrap, o.bootstrapFile); err != nil {
 		return err
 	}
-	scfg := store.Config{Dir: o.data, Listen: o.natsListen, Logger: log}
+	scfg := store.Config{Dir: o.data, Listen: o.natsListen, Logger: log, LogDebug: o.logLevel == "debug"}
+	if scfg.MaxBytes, err = parseBytes(o.maxStoreBytes); err != nil {
+		return fmt.Errorf("--max-store-bytes: %w", err)
+	}
+	if o.natsCreds != "" {
+		c, err := store.ReadCredentials(o.natsCreds)
+		if err != nil {
+			return fmt.Errorf("--nats-credentials: %w", err)
+		}
+		scfg.Credentials = &c
+	}
 	if o.fsync == "always" {
 		scfg.SyncAlways = true
 	} else if scfg.SyncInterval, err = time.ParseDuration(o.fsync); err != nil || scfg.SyncInterval <= 0 {
@@ -160,6 +173,14 @@ func runServe(ctx context.Context, o serveOpts) error {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
+	if len(scfg.URLs) == 0 {
+		// One process per data directory: a second herald on it stops
+		// here, before it listens, naming the holder.
+		if scfg.Lock, err = store.LockDir(o.data); err != nil {
+			return err
+		}
+		defer scfg.Lock.Unlock() // Close releases it; this covers an early return
+	}
 	rawLn, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another herald running? try --listen 127.0.0.1:0)", o.listen, err)
