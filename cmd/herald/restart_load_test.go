@@ -343,7 +343,9 @@ func TestRestartUnderLoad(t *testing.T) {
 		records = v // a smaller run while working on it
 	}
 	dir := t.TempDir()
-	p := startServe(t, "--data", dir, "--bootstrap-token", testToken)
+	// --rate-writes 0: the writers here exceed one key's default write rate on
+	// purpose (rate limits are TestWriteFlood's subject, not this test's).
+	p := startServe(t, "--data", dir, "--bootstrap-token", testToken, "--rate-writes", "0")
 	e := &loadEnv{t: t, url: p.url, tally: statusTally{byCode: map[int]int{}},
 		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -419,7 +421,7 @@ func TestRestartUnderLoad(t *testing.T) {
 	before := e.tally.String()
 
 	addr := strings.TrimPrefix(p.url, "http://")
-	p2 := startServeNoWait(t, "--data", dir, "--bootstrap-token", testToken, "--listen", addr)
+	p2 := startServeNoWait(t, "--data", dir, "--bootstrap-token", testToken, "--listen", addr, "--rate-writes", "0")
 	if p2.url != p.url {
 		t.Fatalf("restarted on %s, not %s", p2.url, p.url)
 	}
