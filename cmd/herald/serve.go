@@ -32,6 +32,7 @@ type serveOpts struct {
 	cpuprofile                                           string
 	replayCacheMB                                        int
 	handlerWrites                                        bool
+	replicas                                             int
 }
 
 func newServeCmd() *cobra.Command {
@@ -56,6 +57,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.DurationVar(&o.retention, "retention", 24*time.Hour, "keep the history of finished entities this long")
 	f.StringVar(&o.fsync, "fsync", "1s", "fsync policy of the embedded store: a Go duration (sync every interval) or \"always\"")
 	f.StringVar(&o.natsURLs, "nats", "", "comma-separated URLs of an external NATS JetStream cluster (instead of the embedded store)")
+	f.IntVar(&o.replicas, "replicas", 0, "copies of the stream kept by an external cluster (--nats): 0 means 3, stepped down to the cluster's size; the embedded store keeps 1")
 	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS server on host:port so other herald processes can share it with --nats")
 	f.StringVar(&o.bootstrap, "bootstrap-token", "", "token of the bootstrap superadmin (generated on first start when empty)")
 	f.StringSliceVar(&o.corsOrigins, "cors-origin", nil, "exact origin allowed to call herald from a browser, with credentials (repeatable)")
@@ -120,6 +122,10 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if o.natsURLs != "" {
 		scfg.URLs = strings.Split(o.natsURLs, ",")
 	}
+	if o.replicas < 0 || o.replicas > 5 || (o.replicas > 1 && o.natsURLs == "") {
+		return fmt.Errorf("--replicas %d: use 1 to 5 with --nats (0 means 3); the embedded store keeps 1", o.replicas)
+	}
+	scfg.Replicas = o.replicas
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
