@@ -59,6 +59,7 @@ type API struct {
 	streams atomic.Int64
 	wheel   wheel        // streams served by the hub's writers, for keepalives
 	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
+	head    storeHead    // the store's last sequence, for catch-ups (barrier.go)
 }
 
 // New returns the API over an open store. Call Run to follow the store.

@@ -41,6 +41,9 @@ var codeType = map[herald.Code]string{
 	herald.EUnavailable:   "unavailable",
 }
 
+// retryAfterUnavailable is the Retry-After (seconds) of a 503.
+const retryAfterUnavailable = "1"
+
 // StatusOf maps an error to its HTTP status: the one place where herald
 // errors become status codes.
 func StatusOf(err error) int { return codeStatus[herald.ErrorCode(err)] }
@@ -56,6 +59,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := codeStatus[he.Code]
 	if he.Code == herald.EUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+	}
+	if he.Code == herald.EUnavailable {
+		// The store is electing a leader or herald is shutting down: a
+		// retry (with the same Idempotency-Key) soon is safe.
+		w.Header().Set("Retry-After", retryAfterUnavailable)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -242,8 +242,11 @@ func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.cfg.StrictSessionLookup && f.id != "" && !a.views.AnySession(f.matchSession) {
-		a.writeError(w, r, notFoundf("no session %q visible to you", f.id))
-		return
+		a.catchUp(r.Context()) // a session reported through another node
+		if !a.views.AnySession(f.matchSession) {
+			a.writeError(w, r, notFoundf("no session %q visible to you", f.id))
+			return
+		}
 	}
 	if a.closing.Load() {
 		a.writeError(w, r, herald.Errorf(herald.EUnavailable, "the server is shutting down; reconnect"))
@@ -311,13 +314,19 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, herald.FieldErrorf("sessionId", "must be a slug, got %q", truncate(sid, 80)))
 		return
 	}
-	ok := false
-	var e views.SessionEntry
-	if ok2, found := a.views.Auth.Key(owner); found {
-		e, ok = a.views.Session(views.SessionKey{Domain: ok2.Domain, Owner: owner, ID: sid})
-	}
-	if !ok || !k.SeesSession(e.Session.Domain, owner) {
-		a.writeError(w, r, notFoundf("no session %q of %q visible to you", sid, truncate(owner, 80)))
+	e, err := orCatchUp(r.Context(), a, func() (views.SessionEntry, error) {
+		var e views.SessionEntry
+		ok := false
+		if ok2, found := a.views.Auth.Key(owner); found {
+			e, ok = a.views.Session(views.SessionKey{Domain: ok2.Domain, Owner: owner, ID: sid})
+		}
+		if !ok || !k.SeesSession(e.Session.Domain, owner) {
+			return e, notFoundf("no session %q of %q visible to you", sid, truncate(owner, 80))
+		}
+		return e, nil
+	})
+	if err != nil {
+		a.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, e.Session)

@@ -182,8 +182,9 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 		ch, body, err := decide()
 		if err != nil {
 			// A refusal may be the retry of a write this process has not
-			// seen yet: catch up once and look again.
-			if msgID != "" && !synced {
+			// seen yet, or a 404 for an entity made through another node:
+			// catch up once and look again.
+			if (msgID != "" || herald.ErrorCode(err) == herald.ENotFound) && !synced {
 				synced = true
 				if serr := a.sync(ctx); serr != nil {
 					return answer{}, serr

@@ -27,9 +27,14 @@ var hc = &http.Client{
 	Transport: &http.Transport{MaxIdleConnsPerHost: 64},
 }
 
-// call does an authenticated request with a JSON body (nil: none) and
-// extra headers given as name, value pairs.
+// call does a request as the superadmin with a JSON body (nil: none)
+// and extra headers given as name, value pairs.
 func call(ctx context.Context, method, url string, body any, hdr ...string) (reply, error) {
+	return callAs(ctx, testToken, method, url, body, hdr...)
+}
+
+// callAs is call with the given bearer token.
+func callAs(ctx context.Context, token, method, url string, body any, hdr ...string) (reply, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -42,7 +47,7 @@ func call(ctx context.Context, method, url string, body any, hdr ...string) (rep
 	if err != nil {
 		return reply{}, err
 	}
-	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
