@@ -30,6 +30,10 @@ const (
 	pollEvery    = 20 * time.Millisecond
 )
 
+// heraldBinEnv names a herald binary to test instead of building this
+// tree's (to show a test fails on an older commit).
+const heraldBinEnv = "CLUSTERTEST_HERALD_BIN"
+
 var (
 	binOnce sync.Once
 	binDir  string
@@ -74,7 +78,11 @@ func needPrograms(t *testing.T) (natsServer, herald string) {
 	if binErr != nil {
 		missing(t, binErr.Error())
 	}
-	return filepath.Join(binDir, "nats-server"), filepath.Join(binDir, "herald")
+	herald = filepath.Join(binDir, "herald")
+	if old := os.Getenv(heraldBinEnv); old != "" {
+		herald = old // another build, e.g. of an older commit, to compare
+	}
+	return filepath.Join(binDir, "nats-server"), herald
 }
 
 // missing fails the test under CI=true and skips it elsewhere.
