@@ -287,9 +287,12 @@ func (c *cluster) startHerald(extra ...string) *heraldNode {
 	c.t.Helper()
 	i := len(c.nodes)
 	name := fmt.Sprintf("herald%c", 'A'+i)
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json",
-		"--nats", c.natsURLs(), "--replicas", "3", "--data", filepath.Join(c.dir, name),
-		"--bootstrap-token", testToken}, extra...)
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json",
+		"--nats", c.natsURLs(), "--data", filepath.Join(c.dir, name), "--bootstrap-token", testToken}
+	if os.Getenv(heraldBinEnv) == "" { // older builds lack the flag; 3 is their default too
+		args = append(args, "--replicas", "3")
+	}
+	args = append(args, extra...)
 	p := startProcess(c.t, name, filepath.Join(c.dir, name+".log"), c.herald, args...)
 	h := &heraldNode{process: p}
 	deadline := time.Now().Add(startTimeout)
