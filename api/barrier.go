@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald"
+	"github.com/herald-sse/herald/auth"
 )
 
 // CatchUpWait bounds how long a request waits for this node to apply
@@ -112,6 +113,17 @@ func (a *API) reach(ctx context.Context, seq uint64) bool {
 	wctx, cancel := context.WithTimeout(ctx, CatchUpWait)
 	defer cancel()
 	return a.views.WaitFor(wctx, seq) == nil
+}
+
+// knownKey returns the key with this access key, catching up with the
+// store first when this node does not know it (made through another node).
+func (a *API) knownKey(ctx context.Context, accessKey string) (*auth.Key, bool) {
+	k, ok := a.views.Auth.Key(accessKey)
+	if !ok {
+		a.catchUp(ctx)
+		k, ok = a.views.Auth.Key(accessKey)
+	}
+	return k, ok
 }
 
 // orCatchUp runs find; when it answers 404 (or 401: a key made through

@@ -50,7 +50,7 @@ func (a *API) reportSession(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, herald.FieldErrorf("ownerAccessKey", "is required"))
 		return
 	}
-	owner, ok := a.views.Auth.Key(*req.OwnerAccessKey)
+	owner, ok := a.knownKey(r.Context(), *req.OwnerAccessKey)
 	if !ok || !k.CanProduce(owner.Domain) {
 		a.writeError(w, r, herald.FieldErrorf("ownerAccessKey", "no key %q in your domain", truncate(*req.OwnerAccessKey, 80)))
 		return

@@ -63,7 +63,7 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) {
 	}
 	owner := k
 	if req.OwnerAccessKey != nil {
-		o, ok := a.views.Auth.Key(*req.OwnerAccessKey)
+		o, ok := a.knownKey(r.Context(), *req.OwnerAccessKey)
 		if !ok || !k.MemberOf(o.Domain) {
 			a.writeError(w, r, herald.FieldErrorf("ownerAccessKey", "no key %q in your domain", *req.OwnerAccessKey))
 			return

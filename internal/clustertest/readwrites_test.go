@@ -24,6 +24,7 @@ func TestReadYourWrites(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	a, b := c.nodes[0], c.nodes[1]
+	ownerKey := sessionOwner(t, ctx, a.url)
 
 	cases := []struct {
 		name string
@@ -75,6 +76,23 @@ func TestReadYourWrites(t *testing.T) {
 			r, err = callAs(ctx, k.Token, "POST", b.url+"/v1/tasks", map[string]any{})
 			return r.status == http.StatusCreated, err
 		}},
+		{"session lifecycle through A and B in turn", func(i int) (bool, error) {
+			// Each report is decided on the node that takes it, from the
+			// state the previous report (through the other node) left.
+			sid := fmt.Sprintf("s%d", i)
+			for j, ev := range []string{"enqueued", "preparing", "creating", "started", "terminated"} {
+				url := []string{a.url, b.url}[j%2]
+				r, err := call(ctx, "POST", url+"/v1/sessions/events", map[string]any{
+					"sessionId": sid, "ownerAccessKey": ownerKey, "group": "g1", "event": "session_" + ev})
+				if err != nil {
+					return false, err
+				}
+				if r.status != http.StatusCreated {
+					return false, nil
+				}
+			}
+			return true, nil
+		}},
 	}
 	for _, tc := range cases {
 		start := time.Now()
@@ -88,7 +106,7 @@ func TestReadYourWrites(t *testing.T) {
 				failed++
 			}
 		}
-		t.Logf("%s: %d of %d not found (%s)", tc.name, failed, ryTries, time.Since(start).Round(time.Millisecond))
+		t.Logf("%s: %d of %d failed (%s)", tc.name, failed, ryTries, time.Since(start).Round(time.Millisecond))
 		if failed > 0 {
 			t.Errorf("%s: %d of %d tries did not find what A had just written", tc.name, failed, ryTries)
 		}
@@ -158,4 +176,24 @@ func resumeOnOtherNode(t *testing.T, ctx context.Context, aURL, bURL string) {
 	if dup+lost > 0 {
 		t.Errorf("resume on B: %d duplicates, %d losses in %d tries", dup, lost, ryTries)
 	}
+}
+
+// sessionOwner creates (through url) group "g1" of the default domain and
+// a user key in it, and returns the key's access key.
+func sessionOwner(t *testing.T, ctx context.Context, url string) string {
+	t.Helper()
+	if r, err := call(ctx, "POST", url+"/v1/admin/domains/default/groups", map[string]any{"name": "g1"}); err != nil || r.status != http.StatusCreated {
+		t.Fatalf("group: %d %s %v", r.status, r.body, err)
+	}
+	r, err := call(ctx, "POST", url+"/v1/admin/keys", map[string]any{"role": "user", "domain": "default", "groups": []string{"g1"}})
+	if err != nil || r.status != http.StatusCreated {
+		t.Fatalf("user key: %d %s %v", r.status, r.body, err)
+	}
+	var k struct {
+		AccessKey string `json:"accessKey"`
+	}
+	if err := r.decode(&k); err != nil {
+		t.Fatal(err)
+	}
+	return k.AccessKey
 }
