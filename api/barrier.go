@@ -126,6 +126,28 @@ func (a *API) knownKey(ctx context.Context, accessKey string) (*auth.Key, bool) 
 	return k, ok
 }
 
+// knownGroup reports whether domain has group name, catching up with the
+// store first when this node does not know it.
+func (a *API) knownGroup(ctx context.Context, domain, name string) bool {
+	if _, ok := a.views.Auth.Group(domain, name); ok {
+		return true
+	}
+	a.catchUp(ctx)
+	_, ok := a.views.Auth.Group(domain, name)
+	return ok
+}
+
+// knownDomain reports whether domain exists, catching up with the store
+// first when this node does not know it.
+func (a *API) knownDomain(ctx context.Context, domain string) bool {
+	if _, ok := a.views.Auth.Domain(domain); ok {
+		return true
+	}
+	a.catchUp(ctx)
+	_, ok := a.views.Auth.Domain(domain)
+	return ok
+}
+
 // orCatchUp runs find; when it answers 404 (or 401: a key made through
 // another node), it catches up with the store and runs find once more. So
 // an entity written through any node is found on every node (read your

@@ -60,7 +60,7 @@ func (a *API) reportSession(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if _, ok := a.views.Auth.Group(owner.Domain, group); !ok {
+	if !a.knownGroup(r.Context(), owner.Domain, group) {
 		a.writeError(w, r, herald.FieldErrorf("group", "domain %q has no group %q", owner.Domain, group))
 		return
 	}

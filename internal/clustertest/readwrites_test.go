@@ -76,6 +76,27 @@ func TestReadYourWrites(t *testing.T) {
 			r, err = callAs(ctx, k.Token, "POST", b.url+"/v1/tasks", map[string]any{})
 			return r.status == http.StatusCreated, err
 		}},
+		{"domain through A, group through B, key through A", func(i int) (bool, error) {
+			d := fmt.Sprintf("d%d", i)
+			steps := []struct {
+				url, path string
+				body      map[string]any
+			}{
+				{a.url, "/v1/admin/domains", map[string]any{"name": d}},
+				{b.url, "/v1/admin/domains/" + d + "/groups", map[string]any{"name": "g"}},
+				{a.url, "/v1/admin/keys", map[string]any{"role": "user", "domain": d, "groups": []string{"g"}}},
+			}
+			for _, st := range steps {
+				r, err := call(ctx, "POST", st.url+st.path, st.body)
+				if err != nil {
+					return false, err
+				}
+				if r.status != http.StatusCreated {
+					return false, nil
+				}
+			}
+			return true, nil
+		}},
 		{"session lifecycle through A and B in turn", func(i int) (bool, error) {
 			// Each report is decided on the node that takes it, from the
 			// state the previous report (through the other node) left.

@@ -82,6 +82,15 @@ done
 for i in 0 1 2; do
     wait_for "http://127.0.0.1:$((port + 30 + i))/healthz" 60
 done
+# A restart from existing data: wait until herald's stream has a leader
+# again (a herald node that asks before that waits for its start timeout).
+for ((i = 0; i < 600; i++)); do
+    jsz="$(curl -sf --max-time 1 "http://127.0.0.1:$((port + 30))/jsz?streams=true" || true)"
+    streams="$(grep -o '"streams": *[0-9]*' <<<"$jsz" | head -n 1 | grep -o '[0-9]*$' || true)"
+    leaders="$(grep -c '"leader": *"' <<<"$jsz" || true)"
+    [[ "$streams" == 0 || ( -n "$streams" && "$leaders" -ge 2 ) ]] && break
+    sleep 0.1
+done
 say "nats cluster up: $nats_urls"
 
 token_file="$run/token"
