@@ -175,7 +175,33 @@ func (p *process) output() string {
 // natsNode is one nats-server of the test cluster.
 type natsNode struct {
 	*process
-	url string
+	url     string
+	monitor string // the HTTP monitoring endpoint
+}
+
+// heraldClients returns how many herald processes are connected to n
+// (its /connz, by connection name).
+func (n *natsNode) heraldClients() (int, error) {
+	resp, err := http.Get(n.monitor + "/connz")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var cz struct {
+		Conns []struct {
+			Name string `json:"name"`
+		} `json:"connections"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&cz); err != nil {
+		return 0, err
+	}
+	k := 0
+	for _, c := range cz.Conns {
+		if c.Name == "herald" {
+			k++
+		}
+	}
+	return k, nil
 }
 
 // heraldNode is one `herald serve --nats` process.
@@ -211,9 +237,9 @@ func startCluster(t *testing.T, o clusterOpts) *cluster {
 	}
 	c := &cluster{t: t, herald: heraldBin, dir: t.TempDir()}
 	const size = 3
-	clientPorts, routePorts := make([]int, size), make([]int, size)
+	clientPorts, routePorts, monitorPorts := make([]int, size), make([]int, size), make([]int, size)
 	for i := range size {
-		clientPorts[i], routePorts[i] = freePort(t), freePort(t)
+		clientPorts[i], routePorts[i], monitorPorts[i] = freePort(t), freePort(t), freePort(t)
 	}
 	for i := range size {
 		var routes []string
@@ -225,10 +251,12 @@ func startCluster(t *testing.T, o clusterOpts) *cluster {
 		name := fmt.Sprintf("n%d", i+1)
 		p := startProcess(t, name, filepath.Join(c.dir, name+".log"), natsBin,
 			"--name", name, "--addr", "127.0.0.1", "--port", strconv.Itoa(clientPorts[i]),
+			"--http_port", strconv.Itoa(monitorPorts[i]),
 			"--jetstream", "--store_dir", filepath.Join(c.dir, name),
 			"--cluster_name", "herald-test", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", routePorts[i]),
 			"--routes", strings.Join(routes, ","))
-		c.nats = append(c.nats, &natsNode{process: p, url: fmt.Sprintf("nats://127.0.0.1:%d", clientPorts[i])})
+		c.nats = append(c.nats, &natsNode{process: p, url: fmt.Sprintf("nats://127.0.0.1:%d", clientPorts[i]),
+			monitor: fmt.Sprintf("http://127.0.0.1:%d", monitorPorts[i])})
 	}
 	t.Cleanup(func() {
 		if t.Failed() {

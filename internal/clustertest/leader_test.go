@@ -17,6 +17,7 @@ type ackLog struct {
 	failures  int            // answers that were not 200 (all 503 + Retry-After) or no answer
 	firstFail time.Time
 	lastFail  time.Time
+	slowest   time.Duration // the longest single attempt
 }
 
 func (l *ackLog) fail(now time.Time) {
@@ -40,8 +41,12 @@ func steadyWriter(ctx context.Context, urls []string, task string, stop *atomic.
 		n++
 		key := fmt.Sprintf("%s-%d", task, n)
 		for try := 0; ; try++ {
+			start := time.Now()
 			r, err := call(ctx, "POST", urls[node]+"/v1/tasks/"+task+"/progress", map[string]any{"current_progress": n}, "Idempotency-Key", key)
 			node = (node + 1) % len(urls)
+			log.mu.Lock()
+			log.slowest = max(log.slowest, time.Since(start))
+			log.mu.Unlock()
 			if err == nil && r.status == http.StatusOK {
 				log.mu.Lock()
 				log.acked[n] = true
