@@ -18,7 +18,7 @@ var timerFlags = []string{"--voting-timeout", "2s", "--heartbeat-interval", "200
 
 // pushNode starts a scripted push node that talks to servers (the first
 // first, failing over to the next).
-func pushNode(t *testing.T, ctx context.Context, name string, do testutil.Behavior, servers ...string) {
+func pushNode(t *testing.T, ctx context.Context, name string, do testutil.Behavior, servers ...string) *testutil.PushyNode {
 	t.Helper()
 	r, err := call(ctx, "POST", servers[0]+"/v1/admin/keys", map[string]string{"role": "node", "domain": "default", "node": name})
 	if err != nil || r.status != http.StatusCreated {
@@ -32,6 +32,7 @@ func pushNode(t *testing.T, ctx context.Context, name string, do testutil.Behavi
 	}
 	n := testutil.StartPushyNode(&testutil.PushyNode{Org: "default", Name: name, Token: k.Token, Servers: servers, Do: do})
 	t.Cleanup(n.Stop)
+	return n
 }
 
 func jobClient(url string) *client.Client {
@@ -145,7 +146,8 @@ func countEvents(evs []sse.Event, typ, contains string) int {
 
 // TestPushTimersOnceAcrossNodes: push-job timers on a 2-node cluster at
 // R3. With both herald nodes alive, both arm a job's voting timeout and
-// it fires once (CAS on the job's subject). Then jobs are started on A and
+// it fires once (CAS on the job's subject); both see a push node's
+// heartbeat expire and take it down once. Then jobs are started on A and
 // A is killed while one is voting and another running: the voting timeout
 // and the run timeout fire on B, each once, and each job has exactly one
 // job_complete, the same on every node still serving.
@@ -158,7 +160,8 @@ func TestPushTimersOnceAcrossNodes(t *testing.T) {
 	pushNode(t, ctx, "n1", testutil.Obedient, b.url, a.url)
 	pushNode(t, ctx, "mute", testutil.Behavior{}, b.url, a.url)
 	pushNode(t, ctx, "slow", testutil.Behavior{OnCommit: []string{"ack_commit"}, OnRun: []string{"ack_run"}}, b.url, a.url)
-	waitAvailable(t, ctx, a.url, "n1", "mute", "slow")
+	dies := pushNode(t, ctx, "dies", testutil.Behavior{OnCommit: []string{"ack_commit"}, OnRun: []string{"ack_run"}}, a.url, b.url)
+	waitAvailable(t, ctx, a.url, "n1", "mute", "slow", "dies")
 	epoch := epochOf(t, ctx, a.url)
 	ca := jobClient(a.url)
 
@@ -171,6 +174,32 @@ func TestPushTimersOnceAcrossNodes(t *testing.T) {
 	if evs := checkJobOnce(t, ctx, epoch, both, "complete", a.url, b.url); countEvents(evs, "quorum_vote", `"voting_timeout"`) != 1 {
 		t.Fatalf("voting timeout with both nodes alive: %v", evs)
 	}
+
+	// Both alive: a push node stops heartbeating while it runs a job; both
+	// herald nodes see its heartbeat expire, and it is taken down once.
+	lost, err := ca.StartJob(ctx, "default", client.JobSpec{Command: "x", Nodes: []string{"dies"}, RunTimeout: 60}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJobStatus(t, ctx, b.url, lost, "running")
+	dies.Stop()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s, err := jobClient(b.url).GetJob(ctx, "default", lost)
+		if err == nil && s.Status != "running" && s.Status != "voting" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %q after its node stopped heartbeating", lost, s.Status)
+		}
+		time.Sleep(pollEvery)
+	}
+	s, _ := jobClient(b.url).GetJob(ctx, "default", lost)
+	evs := checkJobOnce(t, ctx, epoch, lost, s.Status, a.url, b.url)
+	if countEvents(evs, "run_complete", `"dies"`) != 1 {
+		t.Fatalf("heartbeat expiry with both nodes alive: %v", evs)
+	}
+	t.Logf("heartbeat expiry: job %s, %s", s.Status, evs[len(evs)-2].Data)
 
 	// A dies mid-vote and mid-run.
 	vote, err := ca.StartJob(ctx, "default", client.JobSpec{Command: "x", Nodes: []string{"n1", "mute"}, Quorum: 1}, "")
