@@ -119,6 +119,7 @@ func TestCrossNodeDelivery(t *testing.T) {
 			}
 		}
 	}
+	t.Run("session feed", func(t *testing.T) { crossNodeSessions(t, ctx, urls) })
 }
 
 // openKnown opens a feed for an entity that may not have reached this node
@@ -161,6 +162,54 @@ func checkTaskRun(t *testing.T, evs []sse.Event, writes int64) {
 		}
 		if n > 0 && !idAfter(e.ID, evs[n-1].ID) {
 			t.Fatalf("event %d: id %s not after %s", n, e.ID, evs[n-1].ID)
+		}
+	}
+}
+
+// crossNodeSessions: a session feed on each node, opened before the
+// reports, while 20 sessions go through their lifecycle, each report
+// through the other node than the one before: both feeds carry the same
+// 100 events, with the same ids, in the same order.
+func crossNodeSessions(t *testing.T, ctx context.Context, urls []string) {
+	const sessions = 20
+	owner := sessionOwner(t, ctx, urls[0])
+	lifecycle := []string{"enqueued", "preparing", "creating", "started", "terminated"}
+	feeds := make([]*feed, len(urls))
+	for n, url := range urls {
+		f, _, err := openFeed(ctx, url+"/events/session?sessionId=*&ownerAccessKey="+owner, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.close()
+		feeds[n] = f
+	}
+	for i := range sessions {
+		for j, ev := range lifecycle {
+			r, err := call(ctx, "POST", urls[(i+j)%2]+"/v1/sessions/events", map[string]any{
+				"sessionId": fmt.Sprintf("s%d", i), "ownerAccessKey": owner, "group": "g1", "event": "session_" + ev})
+			if err != nil || r.status != http.StatusCreated {
+				t.Fatalf("session %d %s: %d %s %v", i, ev, r.status, r.body, err)
+			}
+		}
+	}
+	var got [2][]sse.Event
+	for n, f := range feeds {
+		for len(got[n]) < sessions*len(lifecycle) {
+			e, err := f.next()
+			if err != nil {
+				t.Fatalf("node %d: %v after %d events", n, err, len(got[n]))
+			}
+			if e.ID != "" {
+				got[n] = append(got[n], e)
+			}
+		}
+	}
+	if !reflect.DeepEqual(got[0], got[1]) {
+		t.Fatalf("the nodes' session feeds differ:\nA %v\nB %v", got[0], got[1])
+	}
+	for k := 1; k < len(got[0]); k++ {
+		if !idAfter(got[0][k].ID, got[0][k-1].ID) {
+			t.Fatalf("event %d: id %s not after %s", k, got[0][k].ID, got[0][k-1].ID)
 		}
 	}
 }
