@@ -148,15 +148,14 @@ func (a *API) knownDomain(ctx context.Context, domain string) bool {
 	return ok
 }
 
-// orCatchUp runs find; when it answers 404 (or 401: a key made through
-// another node), it catches up with the store and runs find once more. So
-// an entity written through any node is found on every node (read your
-// writes), and a truly unknown one costs one question of the store's last
-// sequence (shared with concurrent ones) and a lookup in memory.
+// orCatchUp runs find; when it answers 404, it catches up with the store
+// and runs find once more. So an entity written through any node is found
+// on every node (read your writes), and a truly unknown one costs one
+// question of the store's last sequence (shared with concurrent ones) and
+// a lookup in memory.
 func orCatchUp[T any](ctx context.Context, a *API, find func() (T, error)) (T, error) {
 	v, err := find()
-	switch herald.ErrorCode(err) {
-	case herald.ENotFound, herald.EUnauthorized:
+	if herald.ErrorCode(err) == herald.ENotFound {
 		a.catchUp(ctx)
 		v, err = find()
 	}
