@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -102,11 +103,11 @@ func (a *API) listDomains(w http.ResponseWriter, r *http.Request) {
 }
 
 // adminDomain checks the caller administers the path's domain.
-func (a *API) adminDomain(k *auth.Key, domain string) error {
+func (a *API) adminDomain(ctx context.Context, k *auth.Key, domain string) error {
 	if k.Role != herald.RoleSuperadmin && k.Role != herald.RoleAdmin {
 		return forbiddenf("a %s key cannot administer domains", k.Role)
 	}
-	if _, ok := a.views.Auth.Domain(domain); !ok || !k.CanAdminister(domain) {
+	if !k.CanAdminister(domain) || !a.knownDomain(ctx, domain) {
 		return notFoundf("no domain %q", domain)
 	}
 	return nil
@@ -126,7 +127,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if err := a.adminDomain(k, domain); err != nil {
+	if err := a.adminDomain(r.Context(), k, domain); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -144,7 +145,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request) {
 func (a *API) listGroups(w http.ResponseWriter, r *http.Request) {
 	k := caller(r)
 	domain := r.PathValue("domain")
-	if err := a.adminDomain(k, domain); err != nil {
+	if err := a.adminDomain(r.Context(), k, domain); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -194,7 +195,7 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := a.adminDomain(k, domain); err != nil {
+	if err := a.adminDomain(r.Context(), k, domain); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -203,7 +204,7 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, g := range req.Groups {
-		if _, ok := a.views.Auth.Group(domain, g); !ok {
+		if !a.knownGroup(r.Context(), domain, g) {
 			a.writeError(w, r, herald.FieldErrorf("groups", "domain %q has no group %q; create it first", domain, g))
 			return
 		}

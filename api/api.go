@@ -108,6 +108,7 @@ type API struct {
 	wheel   wheel        // streams served by the hub's writers, for keepalives
 	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
 	limits  limits       // rate limits, streams per key (limits.go)
+	head    storeHead    // the store's last sequence, for catch-ups (barrier.go)
 }
 
 // New returns the API over an open store. Call Run to follow the store.

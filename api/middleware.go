@@ -55,6 +55,10 @@ func (a *API) authenticate(r *http.Request) (*auth.Key, error) {
 			return nil, herald.Errorf(herald.EUnauthorized, "the Authorization header must be \"Bearer <token>\"")
 		}
 		k, ok := a.views.Auth.ByToken(strings.TrimSpace(token))
+		if !ok { // a key made through another node: catch up (barrier.go)
+			a.catchUp(r.Context())
+			k, ok = a.views.Auth.ByToken(strings.TrimSpace(token))
+		}
 		if !ok {
 			return nil, herald.Errorf(herald.EUnauthorized, "unknown or revoked token")
 		}
@@ -63,6 +67,10 @@ func (a *API) authenticate(r *http.Request) (*auth.Key, error) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
 			l, k, ok := a.views.Auth.ByLogin(c.Value)
+			if !ok {
+				a.catchUp(r.Context())
+				l, k, ok = a.views.Auth.ByLogin(c.Value)
+			}
 			if ok && time.Now().Before(l.Expires) {
 				return k, nil
 			}

@@ -47,7 +47,7 @@ func (a *API) jobFeed(w http.ResponseWriter, r *http.Request) {
 	var j lifecycle.Job
 	var seq uint64
 	if err == nil {
-		j, seq, err = a.visibleJob(org, r.PathValue("id"))
+		j, seq, err = a.visibleJob(r.Context(), org, r.PathValue("id"))
 	}
 	if err != nil {
 		a.writeError(w, r, err)

@@ -179,7 +179,7 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 	org, _, err := a.pushyDomain(r)
 	var j lifecycle.Job
 	if err == nil {
-		j, _, err = a.visibleJob(org, r.PathValue("id"))
+		j, _, err = a.visibleJob(r.Context(), org, r.PathValue("id"))
 	}
 	if err != nil {
 		a.writeError(w, r, err)
@@ -194,7 +194,7 @@ func (a *API) abortJob(w http.ResponseWriter, r *http.Request) {
 	org, k, err := a.pushyDomain(r)
 	id := r.PathValue("id")
 	if err == nil {
-		_, _, err = a.visibleJob(org, id)
+		_, _, err = a.visibleJob(r.Context(), org, id)
 	}
 	if err == nil && !k.CanProduce(org) {
 		err = forbiddenf("a %s key cannot abort jobs; use a service or admin key", k.Role)
@@ -229,7 +229,7 @@ func (a *API) jobOutput(w http.ResponseWriter, r *http.Request) {
 	org, _, err := a.pushyDomain(r)
 	var j lifecycle.Job
 	if err == nil {
-		j, _, err = a.visibleJob(org, r.PathValue("id"))
+		j, _, err = a.visibleJob(r.Context(), org, r.PathValue("id"))
 	}
 	if err != nil {
 		a.writeError(w, r, err)

@@ -64,7 +64,7 @@ func (a *API) nodeMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	var j lifecycle.Job
 	if err == nil {
-		j, _, err = a.visibleJob(org, *req.JobID)
+		j, _, err = a.visibleJob(r.Context(), org, *req.JobID)
 	}
 	if err == nil {
 		if _, member := j.Nodes[node]; !member {

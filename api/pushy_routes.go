@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
 	"github.com/herald-sse/herald/lifecycle"
+	"github.com/herald-sse/herald/views"
 )
 
 // pushyRoutes registers the push-jobs API (SPEC §5) under
@@ -75,14 +77,19 @@ func validJobID(s string) bool {
 	return true
 }
 
-// visibleJob returns a retained job of org, or 404.
-func (a *API) visibleJob(org, id string) (lifecycle.Job, uint64, error) {
-	if validJobID(id) {
-		if e, ok := a.views.Job(org, id); ok && !a.jobExpired(e.Job, time.Now()) {
-			return e.Job, e.Seq, nil
-		}
+// visibleJob returns a retained job of org, or 404. A job this node has
+// not seen yet (started through another node) is waited for (barrier.go).
+func (a *API) visibleJob(ctx context.Context, org, id string) (lifecycle.Job, uint64, error) {
+	if !validJobID(id) {
+		return lifecycle.Job{}, 0, notFoundf("no job %q in organization %q", truncate(id, 80), org)
 	}
-	return lifecycle.Job{}, 0, notFoundf("no job %q in organization %q", truncate(id, 80), org)
+	e, err := orCatchUp(ctx, a, func() (views.JobEntry, error) {
+		if e, ok := a.views.Job(org, id); ok && !a.jobExpired(e.Job, time.Now()) {
+			return e, nil
+		}
+		return views.JobEntry{}, notFoundf("no job %q in organization %q", truncate(id, 80), org)
+	})
+	return e.Job, e.Seq, err
 }
 
 // jobExpired reports whether a job finished longer ago than the retention

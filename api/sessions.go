@@ -50,7 +50,7 @@ func (a *API) reportSession(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, herald.FieldErrorf("ownerAccessKey", "is required"))
 		return
 	}
-	owner, ok := a.views.Auth.Key(*req.OwnerAccessKey)
+	owner, ok := a.knownKey(r.Context(), *req.OwnerAccessKey)
 	if !ok || !k.CanProduce(owner.Domain) {
 		a.writeError(w, r, herald.FieldErrorf("ownerAccessKey", "no key %q in your domain", truncate(*req.OwnerAccessKey, 80)))
 		return
@@ -60,7 +60,7 @@ func (a *API) reportSession(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if _, ok := a.views.Auth.Group(owner.Domain, group); !ok {
+	if !a.knownGroup(r.Context(), owner.Domain, group) {
 		a.writeError(w, r, herald.FieldErrorf("group", "domain %q has no group %q", owner.Domain, group))
 		return
 	}
@@ -242,8 +242,11 @@ func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.cfg.StrictSessionLookup && f.id != "" && !a.views.AnySession(f.matchSession) {
-		a.writeError(w, r, notFoundf("no session %q visible to you", f.id))
-		return
+		a.catchUp(r.Context()) // a session reported through another node
+		if !a.views.AnySession(f.matchSession) {
+			a.writeError(w, r, notFoundf("no session %q visible to you", f.id))
+			return
+		}
 	}
 	if a.closing.Load() {
 		a.writeError(w, r, herald.Errorf(herald.EUnavailable, "the server is shutting down; reconnect"))
@@ -323,13 +326,19 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, herald.FieldErrorf("sessionId", "must be a slug, got %q", truncate(sid, 80)))
 		return
 	}
-	ok := false
-	var e views.SessionEntry
-	if ok2, found := a.views.Auth.Key(owner); found {
-		e, ok = a.views.Session(views.SessionKey{Domain: ok2.Domain, Owner: owner, ID: sid})
-	}
-	if !ok || !k.SeesSession(e.Session.Domain, owner) {
-		a.writeError(w, r, notFoundf("no session %q of %q visible to you", sid, truncate(owner, 80)))
+	e, err := orCatchUp(r.Context(), a, func() (views.SessionEntry, error) {
+		var e views.SessionEntry
+		ok := false
+		if ok2, found := a.views.Auth.Key(owner); found {
+			e, ok = a.views.Session(views.SessionKey{Domain: ok2.Domain, Owner: owner, ID: sid})
+		}
+		if !ok || !k.SeesSession(e.Session.Domain, owner) {
+			return e, notFoundf("no session %q of %q visible to you", sid, truncate(owner, 80))
+		}
+		return e, nil
+	})
+	if err != nil {
+		a.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, e.Session)

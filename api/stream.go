@@ -284,14 +284,16 @@ func (s *stream) live(ctx context.Context, handle func(*hub.Delivery) (stop bool
 
 // resumePoint reads Last-Event-ID (header wins over ?lastEventId=) and
 // reports whether this store recognizes it: same epoch, not older than the
-// retained history, not from the future. A malformed id is unrecognized.
+// retained history, not from the future. An id this node has not applied
+// yet (written through another node) waits for it (reach). A malformed id
+// is unrecognized.
 func (a *API) resumePoint(r *http.Request) (herald.ID, bool) {
 	raw := r.Header.Get("Last-Event-ID")
 	if raw == "" {
 		raw = r.URL.Query().Get("lastEventId")
 	}
 	id, ok := herald.ParseID(strings.TrimSpace(raw))
-	if !ok || id.Epoch != a.store.Epoch() || id.Seq > a.views.Applied() {
+	if !ok || id.Epoch != a.store.Epoch() || !a.reach(r.Context(), id.Seq) {
 		return herald.ID{}, false
 	}
 	first, _, _, err := a.store.Info(r.Context())

@@ -64,7 +64,7 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) {
 	}
 	owner := k
 	if req.OwnerAccessKey != nil {
-		o, ok := a.views.Auth.Key(*req.OwnerAccessKey)
+		o, ok := a.knownKey(r.Context(), *req.OwnerAccessKey)
 		if !ok || !k.MemberOf(o.Domain) {
 			a.writeError(w, r, herald.FieldErrorf("ownerAccessKey", "no key %q in your domain", *req.OwnerAccessKey))
 			return
@@ -217,7 +217,9 @@ func (a *API) watchableTask(k *auth.Key, raw, field string) (views.TaskEntry, er
 
 // getTask: GET /v1/tasks/{id}.
 func (a *API) getTask(w http.ResponseWriter, r *http.Request) {
-	e, err := a.watchableTask(caller(r), r.PathValue("id"), "id")
+	e, err := orCatchUp(r.Context(), a, func() (views.TaskEntry, error) {
+		return a.watchableTask(caller(r), r.PathValue("id"), "id")
+	})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -241,7 +243,9 @@ func recordEnds(m *store.Msg) bool {
 // taskFeed: GET /events/background-task?taskId=UUID (SPEC §4).
 func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 	k := caller(r)
-	e, err := a.watchableTask(k, r.URL.Query().Get("taskId"), "taskId")
+	e, err := orCatchUp(r.Context(), a, func() (views.TaskEntry, error) {
+		return a.watchableTask(k, r.URL.Query().Get("taskId"), "taskId")
+	})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

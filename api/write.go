@@ -180,8 +180,16 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 		}
 		ch, body, err := decide()
 		if err != nil {
-			// A refusal may be the retry of a write this process has not
-			// seen yet: catch up once and look again.
+			// A refusal may come from views behind a write made through
+			// another node (404: not there yet; 409: an older state):
+			// catch up once (bounded, barrier.go) and decide again.
+			if code := herald.ErrorCode(err); msgID == "" && !synced && (code == herald.ENotFound || code == herald.EConflict) {
+				synced = true
+				a.catchUp(ctx)
+				continue
+			}
+			// It may be the retry of a write this process has not seen
+			// yet: catch up once and look again.
 			if msgID != "" && !synced {
 				synced = true
 				if serr := a.sync(ctx); serr != nil {

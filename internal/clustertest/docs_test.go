@@ -1,0 +1,127 @@
+package clustertest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// repoRoot is the repository root, from this package's directory.
+const repoRoot = "../.."
+
+// docsBlock returns the first ```sh block after heading in file.
+func docsBlock(t *testing.T, file, heading string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, heading)
+	if i < 0 {
+		t.Fatalf("%s has no %q", file, heading)
+	}
+	s = s[i:]
+	start := strings.Index(s, "```sh\n")
+	if start < 0 {
+		t.Fatalf("no sh block under %q", heading)
+	}
+	end := strings.Index(s[start+6:], "```")
+	if end < 0 {
+		t.Fatalf("unterminated sh block under %q", heading)
+	}
+	return s[start+6 : start+6+end]
+}
+
+// clusterPorts is how many ports above CLUSTER_PORT up.sh uses.
+const clusterPorts = 33
+
+// freePortBase returns a port p such that p … p+clusterPorts-1 were all
+// free a moment ago.
+func freePortBase(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		base := 20000 + rand.IntN(300)*100
+		free := true
+		for p := base; p < base+clusterPorts && free; p++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				free = false
+				continue
+			}
+			ln.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatal("no free range of ports")
+	return 0
+}
+
+// TestDocsClusterBlock runs docs/cluster.md's "Try it locally" block as a
+// reader would paste it, from the repository root: scripts/cluster/up.sh
+// starts 3 nats servers, 2 herald nodes and nginx; a task is written
+// through nginx, herald node A is killed, the task is finished and read
+// through nginx (node B); down.sh stops everything by PID.
+func TestDocsClusterBlock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds nats-server and herald and starts a cluster with nginx")
+	}
+	for _, prog := range []string{"go", "nginx", "curl"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			missing(t, prog+" is needed to run docs/cluster.md's commands: "+err.Error())
+		}
+	}
+	block := docsBlock(t, "docs/cluster.md", "## Try it locally")
+	dir := t.TempDir()
+	base := freePortBase(t)
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", block)
+	cmd.Dir = repoRoot
+	cmd.Env = append(cleanEnv(), "CLUSTER_DIR="+dir, fmt.Sprintf("CLUSTER_PORT=%d", base))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Whatever the block leaves running is stopped by its PID file.
+	t.Cleanup(func() {
+		files, _ := filepath.Glob(filepath.Join(dir, "pids", "*.pid"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Logf("killed %s (pid %d) left running", filepath.Base(f), pid)
+			}
+		}
+	})
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		t.Fatalf("the block did not finish in 3 minutes:\n%s", out)
+	}
+	if err != nil {
+		t.Fatalf("the block failed: %v\n%s", err, out)
+	}
+	s := string(out)
+	t.Logf("the block's output:\n%s", s)
+	for _, want := range []string{"nginx up", `"current_progress":1`, "event: task_done", "event: server_close",
+		"stopped herald-b", "stopped nats-3", "stopped nginx"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("the block's output lacks %q:\n%s", want, s)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "pids", "*.pid")); len(files) > 0 {
+		t.Fatalf("down.sh left PID files: %v", files)
+	}
+}
