@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,7 +23,13 @@ import (
 func twoNodes(t *testing.T) (a, b *testutil.Server) {
 	t.Helper()
 	a = testutil.Start(t, func(_ *api.Config, s *store.Config) { s.Listen = "127.0.0.1:0" })
-	b = testutil.Start(t, func(_ *api.Config, s *store.Config) { s.URLs = []string{a.Store.NATSURL()} })
+	creds, err := store.ReadCredentials(filepath.Join(a.Dir, store.CredentialsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = testutil.Start(t, func(_ *api.Config, s *store.Config) {
+		s.URLs, s.Credentials = []string{a.Store.NATSURL()}, &creds
+	})
 	return a, b
 }
 
