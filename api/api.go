@@ -24,7 +24,13 @@ type Config struct {
 	StrictSessionLookup bool
 	TLS                 bool          // cookies get Secure
 	WriteTimeout        time.Duration // per SSE write; a client that does not read is dropped
-	QueueSize           int
+	// QueueSize, when > 0, also bounds the deliveries queued per subscriber
+	// (deprecated: MaxPendingBytes bounds them in bytes).
+	QueueSize int
+	// MaxPendingBytes bounds what one stream may owe its client: events
+	// queued plus written but not yet taken. A stream that would owe more
+	// is ended as slow (it resumes by id). 0 means hub.DefaultMaxPendingBytes.
+	MaxPendingBytes int64
 	// HandlerWrites keeps every stream on its handler goroutine instead of
 	// handing HTTP/1.1 streams to the hub's writers (for comparison and
 	// tests; TLS and HTTP/2 streams always stay on their handler).
@@ -75,7 +81,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	if cfg.ReplayCache == 0 {
 		cfg.ReplayCache = DefaultReplayCache
 	}
-	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(cfg.QueueSize)}
+	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(hub.Config{
+		MaxPendingBytes: cfg.MaxPendingBytes, MaxQueue: cfg.QueueSize, Log: log})}
 	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)
 	a.views.OnRevoke = a.hub.EndKey
 	a.metrics = newMetrics(a)

@@ -70,6 +70,7 @@ func newMetrics(a *API) *metrics {
 			Name: "herald_replay_cache_records", Help: "Recent records kept in memory for resuming clients."},
 			func() float64 { n, _ := a.hub.HistorySize(); return float64(n) }),
 		collectors.NewGoCollector(),
+		disconnects(st),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m

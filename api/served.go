@@ -3,9 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +87,7 @@ func (s *stream) serve() {
 		return
 	}
 	if s.sub.Reason() != hub.EndNone {
-		s.end()
+		s.end(hub.EndUnsubscribed)
 		return
 	}
 	bp := bufs.Get().(*[]byte)
@@ -108,7 +106,7 @@ func (s *stream) serve() {
 	now := time.Now().UnixNano()
 	if len(s.buf) == 0 && s.a.keepaliveDue(now-s.wrote.Load()) {
 		if peerGone(s.raw) {
-			s.end()
+			s.end(hub.EndClientGone)
 			s.buf = nil
 			return
 		}
@@ -122,6 +120,7 @@ func (s *stream) serve() {
 		if err == nil && n < len(s.buf) {
 			s.pending = append([]byte(nil), s.buf[n:]...)
 			s.stopping = stop
+			s.sub.SetPending(len(s.pending))
 			s.blocked.Store(true)
 			go s.finishWrite()
 		}
@@ -131,8 +130,11 @@ func (s *stream) serve() {
 		bufs.Put(bp)
 	}
 	s.buf = nil
-	if err != nil || (stop && !s.blocked.Load()) {
-		s.end()
+	switch {
+	case err != nil:
+		s.end(writeFailure(context.Background(), err))
+	case stop && !s.blocked.Load():
+		s.end(hub.EndUnsubscribed)
 	}
 }
 
@@ -144,12 +146,14 @@ func (s *stream) finishWrite() {
 	_, err := s.conn.Write(s.pending)
 	_ = s.conn.SetWriteDeadline(time.Time{})
 	s.pending = nil
+	s.sub.SetPending(0)
 	s.wrote.Store(time.Now().UnixNano())
 	if err != nil || s.stopping {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			s.a.hub.EndSlow(s.sub)
+		r := hub.EndUnsubscribed
+		if err != nil {
+			r = writeFailure(context.Background(), err)
 		}
-		s.end()
+		s.end(r)
 		s.blocked.Store(false)
 		return
 	}
@@ -157,15 +161,16 @@ func (s *stream) finishWrite() {
 	s.a.hub.Kick(s.sub) // what was queued meanwhile
 }
 
-// end closes a served stream: its subscription, its connection (the end
-// of the response) and its place on the wheel.
-func (s *stream) end() {
+// end closes a served stream: its subscription (ending it for r unless
+// the hub ended it already), its connection (the end of the response) and
+// its place on the wheel.
+func (s *stream) end(r hub.EndReason) {
 	if s.over {
 		return
 	}
 	s.over = true
 	s.a.wheel.remove(s)
-	s.a.hub.Unsubscribe(s.sub)
+	s.a.hub.UnsubscribeFor(s.sub, r)
 	_ = s.conn.Close()
 	s.handle = nil
 	s.a.streams.Add(-1)

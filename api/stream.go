@@ -1,9 +1,12 @@
 package api
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -38,7 +41,10 @@ type stream struct {
 	raw  syscall.RawConn // conn's, for writes that never wait; nil if it has none
 	buf  []byte
 	last herald.ID // last event written: nothing at or below it is written again
-	keep *time.Timer
+	// reason is why the stream ends when it ends itself (its client left,
+	// a write failed); EndUnsubscribed when it just finished.
+	reason hub.EndReason
+	keep   *time.Timer
 	// lastFlush is when the stream last wrote; keepalives count from it.
 	lastFlush time.Time
 	// deadline is the write deadline set on the connection. It is pushed
@@ -78,7 +84,7 @@ func (s *stream) close() {
 		return
 	}
 	if s.sub != nil {
-		s.a.hub.Unsubscribe(s.sub)
+		s.a.hub.UnsubscribeFor(s.sub, cmp.Or(s.reason, hub.EndUnsubscribed))
 	}
 	if s.keep != nil {
 		s.keep.Stop()
@@ -244,40 +250,67 @@ func (s *stream) live(ctx context.Context, handle func(*hub.Delivery) (stop bool
 	}
 	sub := s.sub
 	start := sub.Start()
+	ready := sub.Ready()
+	var took []*hub.Delivery
 	for {
 		select {
-		case d := <-sub.C():
-			// Coalesce: take everything already queued, then write once.
+		case <-ready:
+			// Coalesce: take everything queued, then write once.
+			took = sub.Take(took[:0])
 			stop := false
-			for {
+			for _, d := range took {
 				if d.Seq > start {
 					stop = handle(d)
 				}
 				if stop {
 					break
 				}
-				select {
-				case d = <-sub.C():
-					continue
-				default:
-				}
-				break
 			}
-			if err := s.flush(); err != nil || stop {
+			clear(took)
+			if len(s.buf) == 0 && !stop {
+				continue
+			}
+			if err := s.flushOwed(ctx); err != nil || stop {
 				return
 			}
 		case <-s.keepaliveC():
 			s.buf = sse.AppendComment(s.buf, "keepalive")
-			if err := s.flush(); err != nil {
+			if err := s.flushOwed(ctx); err != nil {
 				return
 			}
 		case <-sub.Done():
 			s.a.log.Debug("stream ended by the hub", "reason", sub.Reason().String())
 			return
 		case <-ctx.Done():
+			s.reason = hub.EndClientGone
 			return
 		}
 	}
+}
+
+// flushOwed flushes the buffer as live does: while the write waits for the
+// client, what it carries counts against the stream's byte bound (with
+// what is queued meanwhile). A failed write sets the stream's end reason.
+func (s *stream) flushOwed(ctx context.Context) error {
+	s.sub.SetPending(len(s.buf))
+	err := s.flush()
+	s.sub.SetPending(0)
+	if err != nil {
+		s.reason = writeFailure(ctx, err)
+	}
+	return err
+}
+
+// writeFailure is the end reason of a stream whose write failed: slow when
+// the client took nothing for the write timeout, client_gone when it left.
+func writeFailure(ctx context.Context, err error) hub.EndReason {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return hub.EndSlow
+	case ctx.Err() != nil || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET):
+		return hub.EndClientGone
+	}
+	return hub.EndWriteError
 }
 
 // resumePoint reads Last-Event-ID (header wins over ?lastEventId=) and

@@ -74,7 +74,7 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 // TestServeInOrder: subscribers served by several writers get every record
 // once, in order, and no serve function runs twice at once.
 func TestServeInOrder(t *testing.T) {
-	h := New(4096)
+	h := New(Config{MaxQueue: 4096})
 	h.pool.max = 4
 	xs := serveSubs(h, 50, "t")
 	for _, x := range xs {
@@ -106,7 +106,7 @@ func TestServeInOrder(t *testing.T) {
 // not hold up the dispatcher or the others: its queue overflows and it is
 // ended as slow, while the others get everything.
 func TestServeStuckSubscriber(t *testing.T) {
-	h := New(8)
+	h := New(Config{MaxQueue: 8})
 	stuck := serveSubs(h, 1, "t")[0]
 	stuck.take.Store(false)
 	others := serveSubs(h, 20, "t")
@@ -139,7 +139,7 @@ func TestServeStuckSubscriber(t *testing.T) {
 // ends it (so its stream can finish) and when kicked with nothing queued;
 // after Unsubscribe it gets no more turns.
 func TestServeTurnOnEndAndKick(t *testing.T) {
-	h := New(8)
+	h := New(Config{MaxQueue: 8})
 	x := serveSubs(h, 1, "t")[0]
 	waitUntil(t, 5*time.Second, "the first turn", func() bool { return x.turns.Load() == 1 })
 	h.Kick(x.s)
@@ -161,13 +161,13 @@ func TestServeTurnOnEndAndKick(t *testing.T) {
 // TestIdleSubscriberHasNoQueue: a subscriber that never got a delivery
 // holds no queue.
 func TestIdleSubscriberHasNoQueue(t *testing.T) {
-	h := New(256)
+	h := New(Config{MaxQueue: 256})
 	s := &Sub{Topics: []string{"a"}}
 	h.Subscribe(s)
-	if s.c.Load() != nil {
+	if s.q != nil {
 		t.Fatal("queue made at Subscribe")
 	}
-	if _, ok := s.Next(); ok || s.c.Load() != nil {
+	if _, ok := s.Next(); ok || s.q != nil {
 		t.Fatal("Next made a queue")
 	}
 	h.Dispatch(delivery(1), "a")

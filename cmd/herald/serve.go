@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/herald-sse/herald/api"
+	"github.com/herald-sse/herald/hub"
 	"github.com/herald-sse/herald/store"
 )
 
@@ -32,6 +33,8 @@ type serveOpts struct {
 	cpuprofile                                           string
 	replayCacheMB                                        int
 	handlerWrites                                        bool
+	maxPendingBytes                                      int64
+	shutdownSpread                                       time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -67,7 +70,9 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.DurationVar(&o.votingTimeout, "voting-timeout", 60*time.Second, "push jobs: how long nodes may take to vote")
 	f.DurationVar(&o.heartbeat, "heartbeat-interval", 10*time.Second, "push jobs: node heartbeat interval (down after 3 missed)")
 	f.BoolVar(&o.strictLookup, "strict-session-lookup", false, "refuse /events/session for a sessionId that matches no visible session")
-	f.IntVar(&o.queueSize, "queue-size", 256, "events queued per subscriber before a slow one is disconnected")
+	f.IntVar(&o.queueSize, "queue-size", 0, "deprecated: also bound the events queued per subscriber by count (0 = no count bound; --max-pending-bytes bounds them)")
+	_ = f.MarkDeprecated("queue-size", "streams are bounded in bytes now; use --max-pending-bytes (a count given here still applies)")
+	f.Int64Var(&o.maxPendingBytes, "max-pending-bytes", hub.DefaultMaxPendingBytes, "bytes a stream may owe its client (events queued plus written and not yet taken) before it is ended as slow; the client resumes by id")
 	f.IntVar(&o.replayCacheMB, "replay-cache-mb", api.DefaultReplayCache>>20, "MiB of recent events kept in memory for resuming clients, so they need not read the store (0 disables)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server to this file until it stops (for herald bench --server-arg)")
 	_ = f.MarkHidden("cpuprofile")
@@ -123,6 +128,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	if o.maxPendingBytes < 4<<10 {
+		return fmt.Errorf("--max-pending-bytes %d: give at least 4096 (default %d)", o.maxPendingBytes, hub.DefaultMaxPendingBytes)
+	}
 	if o.votingTimeout <= 0 || o.heartbeat <= 0 {
 		return errors.New("--voting-timeout and --heartbeat-interval must be positive durations, such as 60s and 10s")
 	}
@@ -166,7 +174,8 @@ func runServe(ctx context.Context, o serveOpts) error {
 		ReplayCache:   replayCache(o.replayCacheMB),
 		Keepalive:     o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
-		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
+		MaxPendingBytes: o.maxPendingBytes,
+		VotingTimeout:   o.votingTimeout, HeartbeatInterval: o.heartbeat,
 	}, st, log)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
