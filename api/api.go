@@ -64,6 +64,7 @@ type API struct {
 	closing atomic.Bool
 	streams atomic.Int64
 	wheel   wheel        // streams served by the hub's writers, for keepalives
+	gone    *goneWatch   // notices departed clients of served streams (nil: the wheel looks)
 	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
 }
 
@@ -83,6 +84,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	}
 	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(hub.Config{
 		MaxPendingBytes: cfg.MaxPendingBytes, MaxQueue: cfg.QueueSize, Log: log})}
+	a.gone = newGoneWatch()
 	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)
 	a.views.OnRevoke = a.hub.EndKey
 	a.metrics = newMetrics(a)

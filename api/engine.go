@@ -25,6 +25,7 @@ func (a *API) Run(ctx context.Context) error {
 	go a.janitor(ctx)
 	go a.pushyTimers(ctx)
 	go a.runWheel(ctx)
+	go a.gone.run(ctx, a.lookGone)
 	err = a.store.Tail(ctx, 1, func(m store.Msg) error {
 		if err := a.views.Apply(&m); err != nil {
 			// A record this version cannot read must not stop the others.

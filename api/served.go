@@ -26,6 +26,10 @@ type served struct {
 	pending  []byte
 	stopping bool // handle said stop: end once pending is written
 	over     bool // ended
+	// look: the connection stirred (goneWatch) or is due a look (the
+	// wheel, without a watcher): the next turn checks the client is there.
+	look    atomic.Bool
+	goneTok uint32 // its token in the goneWatch; 0 when not watched
 }
 
 // takeOver takes an HTTP/1.1 connection over from net/http (hijack) and
@@ -64,6 +68,7 @@ func (s *stream) hand(handle func(*hub.Delivery) bool) {
 	s.wrote.Store(s.lastFlush.UnixNano())
 	s.handed = true
 	s.a.wheel.add(s)
+	s.a.gone.add(s)
 	s.a.hub.Serve(s.sub, s.serve)
 }
 
@@ -88,6 +93,10 @@ func (s *stream) serve() {
 	}
 	if s.sub.Reason() != hub.EndNone {
 		s.end(hub.EndUnsubscribed)
+		return
+	}
+	if s.look.Swap(false) && peerGone(s.raw) {
+		s.end(hub.EndClientGone)
 		return
 	}
 	bp := bufs.Get().(*[]byte)
@@ -170,6 +179,7 @@ func (s *stream) end(r hub.EndReason) {
 	}
 	s.over = true
 	s.a.wheel.remove(s)
+	s.a.gone.remove(s) // before the close: its descriptor may be reused
 	s.a.hub.UnsubscribeFor(s.sub, r)
 	_ = s.conn.Close()
 	s.handle = nil
@@ -218,25 +228,45 @@ func (a *API) keepaliveDue(quiet int64) bool {
 	return a.cfg.Keepalive > 0 && quiet >= int64(a.cfg.Keepalive-a.wheelTick()/2)
 }
 
+// goneLook is how often the wheel looks at every served stream for a
+// departed client where no goneWatch does (not Linux).
+const goneLook = 500 * time.Millisecond
+
 // runWheel gives every served stream that is due a keepalive a turn, each
-// wheel tick, until ctx ends.
+// wheel tick, until ctx ends. Without a goneWatch it also has every stream
+// look for its client twice a second.
 func (a *API) runWheel(ctx context.Context) {
-	if a.cfg.Keepalive <= 0 {
+	poll := a.gone == nil
+	if a.cfg.Keepalive <= 0 && !poll {
 		return
 	}
-	t := time.NewTicker(a.wheelTick())
+	tick := a.wheelTick()
+	if a.cfg.Keepalive <= 0 {
+		tick = goneLook
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	var due []*stream
+	lastLook := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		now := time.Now().UnixNano()
+		nowT := time.Now()
+		now := nowT.UnixNano()
+		look := poll && nowT.Sub(lastLook) >= goneLook
+		if look {
+			lastLook = nowT
+		}
 		a.wheel.mu.Lock()
 		for s := range a.wheel.streams {
-			if a.keepaliveDue(now - s.wrote.Load()) {
+			switch {
+			case a.keepaliveDue(now - s.wrote.Load()):
+				due = append(due, s)
+			case look:
+				s.look.Store(true)
 				due = append(due, s)
 			}
 		}
@@ -247,4 +277,11 @@ func (a *API) runWheel(ctx context.Context) {
 		clear(due)
 		due = due[:0]
 	}
+}
+
+// lookGone has the stream look for its client at its next turn (its
+// connection stirred).
+func (a *API) lookGone(s *stream) {
+	s.look.Store(true)
+	a.hub.Kick(s.sub)
 }
