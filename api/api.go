@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,10 @@ type Config struct {
 	// resuming clients are served from without reading the store; 0 means
 	// DefaultReplayCache, negative none.
 	ReplayCache int64
+	// ShutdownSpread is the window over which Shutdown ends the open
+	// streams, each at a random moment, so their clients do not all
+	// reconnect at once; 0 ends them all at once.
+	ShutdownSpread time.Duration
 	// VotingTimeout is how long push-job nodes may take to vote (default 60s).
 	VotingTimeout time.Duration
 	// HeartbeatInterval is the push nodes' heartbeat pace (default 10s); a
@@ -63,9 +68,11 @@ type API struct {
 	booted  atomic.Bool // Bootstrap ran: credentials exist
 	closing atomic.Bool
 	streams atomic.Int64
-	wheel   wheel        // streams served by the hub's writers, for keepalives
-	gone    *goneWatch   // notices departed clients of served streams (nil: the wheel looks)
-	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
+	drained chan struct{}  // signalled when a stream closes while closing (see Shutdown)
+	writes  sync.WaitGroup // goroutines finishing blocked writes of served streams
+	wheel   wheel          // streams served by the hub's writers, for keepalives
+	gone    *goneWatch     // notices departed clients of served streams (nil: the wheel looks)
+	pushy   pushyRuntime   // push jobs: per-job write locks, readiness (pushy_write.go)
 }
 
 // New returns the API over an open store. Call Run to follow the store.
@@ -85,6 +92,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(hub.Config{
 		MaxPendingBytes: cfg.MaxPendingBytes, MaxQueue: cfg.QueueSize, Log: log})}
 	a.gone = newGoneWatch()
+	a.drained = make(chan struct{}, 1)
 	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)
 	a.views.OnRevoke = a.hub.EndKey
 	a.metrics = newMetrics(a)
@@ -113,17 +121,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(w, r)
-}
-
-// Shutdown ends every open stream cleanly; new streams are refused.
-// It waits (up to 2s) for the streams served by the hub's writers to close
-// their connections, which net/http's Shutdown does not track.
-func (a *API) Shutdown() {
-	a.closing.Store(true)
-	a.hub.EndAll()
-	for deadline := time.Now().Add(2 * time.Second); a.wheel.len() > 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // Ready reports whether the views caught up with the store.

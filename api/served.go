@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -83,10 +84,10 @@ var bufs = sync.Pool{New: func() any { return new([]byte) }}
 // client that does not read never holds up a writer.
 func (s *stream) serve() {
 	if s.blocked.Load() {
-		if s.sub.Reason() != hub.EndNone {
+		if r := s.sub.Reason(); r != hub.EndNone && r != hub.EndShutdown {
 			_ = s.conn.Close() // ended meanwhile: cut the write short
 		}
-		return
+		return // a shutdown lets the write finish: the stream ends at an event boundary
 	}
 	if s.over {
 		return
@@ -131,6 +132,7 @@ func (s *stream) serve() {
 			s.stopping = stop
 			s.sub.SetPending(len(s.pending))
 			s.blocked.Store(true)
+			s.a.writes.Add(1)
 			go s.finishWrite()
 		}
 	}
@@ -151,6 +153,14 @@ func (s *stream) serve() {
 // the write timeout: a client that takes nothing for that long is a slow
 // consumer and is ended (it resumes by id).
 func (s *stream) finishWrite() {
+	defer s.a.writes.Done()
+	defer func() {
+		if v := recover(); v != nil {
+			s.a.log.Error("panic finishing a stream's write; the stream is ended", "panic", fmt.Sprint(v))
+			s.a.hub.End(s.sub, hub.EndPanic)
+			_ = s.conn.Close()
+		}
+	}()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.a.cfg.WriteTimeout))
 	_, err := s.conn.Write(s.pending)
 	_ = s.conn.SetWriteDeadline(time.Time{})
@@ -178,12 +188,12 @@ func (s *stream) end(r hub.EndReason) {
 		return
 	}
 	s.over = true
-	s.a.wheel.remove(s)
 	s.a.gone.remove(s) // before the close: its descriptor may be reused
 	s.a.hub.UnsubscribeFor(s.sub, r)
 	_ = s.conn.Close()
 	s.handle = nil
-	s.a.streams.Add(-1)
+	s.a.wheel.remove(s)
+	s.a.streamClosed()
 }
 
 // wheel is the set of served streams, for keepalives: one ticker for all
@@ -206,6 +216,16 @@ func (w *wheel) remove(s *stream) {
 	w.mu.Lock()
 	delete(w.streams, s)
 	w.mu.Unlock()
+}
+
+// each calls fn for every stream on the wheel (under its lock: fn must
+// not block).
+func (w *wheel) each(fn func(*stream)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for s := range w.streams {
+		fn(s)
+	}
 }
 
 func (w *wheel) len() int {

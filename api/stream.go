@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -73,13 +75,28 @@ func (a *API) openStream(w http.ResponseWriter, r *http.Request, sub *hub.Sub) *
 		s.buf = sse.AppendRetry(s.buf, int(a.cfg.SSERetry/time.Millisecond))
 	}
 	a.streams.Add(1)
+	if sub != nil && a.closing.Load() {
+		a.hub.End(sub, hub.EndShutdown) // Shutdown began: it may not have seen sub
+	}
 	_ = s.flush()
 	return s
 }
 
-// close ends the stream from its handler. A stream handed to the hub's
-// writers is theirs: they end it.
+// close ends the stream from its handler; call it deferred. A stream
+// handed to the hub's writers is theirs: they end it. A panic in the
+// handler ends the stream (the connection is cut: it may be mid-frame),
+// is logged and goes no further than net/http's handler recovery.
 func (s *stream) close() {
+	if v := recover(); v != nil {
+		s.a.log.Error("panic in a stream; the stream is ended", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		s.reason = hub.EndPanic
+		s.closeNow()
+		panic(http.ErrAbortHandler)
+	}
+	s.closeNow()
+}
+
+func (s *stream) closeNow() {
 	if s.handed {
 		return
 	}
@@ -92,7 +109,7 @@ func (s *stream) close() {
 	if s.conn != nil {
 		_ = s.conn.Close()
 	}
-	s.a.streams.Add(-1)
+	s.a.streamClosed()
 }
 
 // flush writes what is buffered in one write and flushes it. A client

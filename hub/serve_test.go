@@ -1,6 +1,9 @@
 package hub
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,4 +177,47 @@ func TestIdleSubscriberHasNoQueue(t *testing.T) {
 	if d, ok := s.Next(); !ok || d.Seq != 1 {
 		t.Fatal("the delivery is not queued")
 	}
+}
+
+// TestServePanicEndsOnlyItsStream: a serve function that panics ends its
+// own subscriber (EndPanic, logged); the writers live on and serve the
+// others, and Close stops them.
+func TestServePanicEndsOnlyItsStream(t *testing.T) {
+	var logged bytes.Buffer
+	var logMu sync.Mutex
+	h := New(Config{Log: slog.New(slog.NewTextHandler(&lockedWriter{&logMu, &logged}, nil))})
+	bad := &Sub{Topics: []string{"t"}}
+	h.Subscribe(bad)
+	h.Serve(bad, func() {
+		if _, ok := bad.Next(); ok {
+			panic("boom")
+		}
+	})
+	others := serveSubs(h, 5, "t")
+	for seq := uint64(1); seq <= 10; seq++ {
+		h.Dispatch(delivery(seq), "t")
+	}
+	for _, x := range others {
+		waitUntil(t, 5*time.Second, "the others served", func() bool { return x.count() == 10 })
+	}
+	if bad.Reason() != EndPanic || h.Stats().EndedBy(EndPanic) != 1 {
+		t.Fatalf("panicking subscriber: reason %v, %d ended by panic", bad.Reason(), h.Stats().EndedBy(EndPanic))
+	}
+	logMu.Lock()
+	if !strings.Contains(logged.String(), "boom") {
+		t.Fatalf("panic not logged: %q", logged.String())
+	}
+	logMu.Unlock()
+	h.Close()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -76,6 +76,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.IntVar(&o.replayCacheMB, "replay-cache-mb", api.DefaultReplayCache>>20, "MiB of recent events kept in memory for resuming clients, so they need not read the store (0 disables)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server to this file until it stops (for herald bench --server-arg)")
 	_ = f.MarkHidden("cpuprofile")
+	f.DurationVar(&o.shutdownSpread, "shutdown-spread", 2*time.Second, "on shutdown, end the open streams at random moments over this window, so clients do not all reconnect at once (0 ends them at once)")
 	f.BoolVar(&o.handlerWrites, "handler-writes", false, "write every stream from its own goroutine, as TLS and HTTP/2 streams are (for comparison)")
 	_ = f.MarkHidden("handler-writes")
 	return cmd
@@ -131,6 +132,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if o.maxPendingBytes < 4<<10 {
 		return fmt.Errorf("--max-pending-bytes %d: give at least 4096 (default %d)", o.maxPendingBytes, hub.DefaultMaxPendingBytes)
 	}
+	if o.shutdownSpread < 0 {
+		return errors.New("--shutdown-spread must not be negative")
+	}
 	if o.votingTimeout <= 0 || o.heartbeat <= 0 {
 		return errors.New("--voting-timeout and --heartbeat-interval must be positive durations, such as 60s and 10s")
 	}
@@ -174,14 +178,17 @@ func runServe(ctx context.Context, o serveOpts) error {
 		ReplayCache:   replayCache(o.replayCacheMB),
 		Keepalive:     o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
-		MaxPendingBytes: o.maxPendingBytes,
-		VotingTimeout:   o.votingTimeout, HeartbeatInterval: o.heartbeat,
+		MaxPendingBytes: o.maxPendingBytes, ShutdownSpread: o.shutdownSpread,
+		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
 	}, st, log)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
-	defer cancelRun()
-	runDone := make(chan error, 1)
-	go func() { runDone <- a.Run(runCtx) }()
+	var runErr error
+	runDone := make(chan struct{})
+	go func() { runErr = a.Run(runCtx); close(runDone) }()
+	// The tail stops (Run returns) before the store closes (deferred above),
+	// and the api releases its writers after both.
+	defer func() { cancelRun(); <-runDone; _ = a.Close() }()
 
 	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
@@ -195,7 +202,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 	}()
 
 	if err := a.WaitReady(ctx); err != nil {
-		return shutdown(a, srv, log)
+		return shutdown(a, srv, log, o.shutdownSpread)
 	}
 	token, err := a.Bootstrap(ctx, o.bootstrap)
 	if err != nil {
@@ -219,22 +226,28 @@ func runServe(ctx context.Context, o serveOpts) error {
 
 	select {
 	case <-ctx.Done():
-		return shutdown(a, srv, log)
+		return shutdown(a, srv, log, o.shutdownSpread)
 	case err := <-serveDone:
 		return err
-	case err := <-runDone:
-		if err != nil {
-			return fmt.Errorf("following the store: %w", err)
+	case <-runDone:
+		if runErr != nil {
+			return fmt.Errorf("following the store: %w", runErr)
 		}
 		return nil
 	}
 }
 
-func shutdown(a *api.API, srv *http.Server, log *slog.Logger) error {
-	log.Info("shutting down: ending streams")
-	a.Shutdown()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// shutdown stops taking streams, ends the open ones spread over spread,
+// then lets in-flight requests finish (writes need the tail, which runs
+// until runServe's deferred stop, after this). Past spread+10s what is
+// left is cut.
+func shutdown(a *api.API, srv *http.Server, log *slog.Logger, spread time.Duration) error {
+	log.Info("shutting down: ending streams", "spread", spread)
+	ctx, cancel := context.WithTimeout(context.Background(), spread+10*time.Second)
 	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		log.Warn("streams did not end in time; their connections were closed", "err", err)
+	}
 	if err := srv.Shutdown(ctx); err != nil {
 		srv.Close()
 	}
