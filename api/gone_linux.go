@@ -47,7 +47,7 @@ func newGoneWatch() *goneWatch {
 
 // add watches s's connection; it reports false when it could not.
 func (g *goneWatch) add(s *stream) bool {
-	if g == nil || s.raw == nil {
+	if g == nil || s.srv.raw == nil {
 		return false
 	}
 	g.mu.Lock()
@@ -59,7 +59,7 @@ func (g *goneWatch) add(s *stream) bool {
 	g.watch[tok] = s
 	g.mu.Unlock()
 	var err error
-	cerr := s.raw.Control(func(fd uintptr) {
+	cerr := s.srv.raw.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: uint32(goneEvents), Fd: int32(tok)}
 		err = syscall.EpollCtl(g.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
 	})
@@ -69,20 +69,20 @@ func (g *goneWatch) add(s *stream) bool {
 		g.mu.Unlock()
 		return false
 	}
-	s.goneTok = tok
+	s.srv.goneTok = tok
 	return true
 }
 
 // remove stops watching s's connection; call it before closing it.
 func (g *goneWatch) remove(s *stream) {
-	if g == nil || s.goneTok == 0 {
+	if g == nil || s.srv.goneTok == 0 {
 		return
 	}
 	g.mu.Lock()
-	delete(g.watch, s.goneTok)
+	delete(g.watch, s.srv.goneTok)
 	g.mu.Unlock()
-	s.goneTok = 0
-	_ = s.raw.Control(func(fd uintptr) {
+	s.srv.goneTok = 0
+	_ = s.srv.raw.Control(func(fd uintptr) {
 		_ = syscall.EpollCtl(g.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 	})
 }

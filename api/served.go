@@ -14,19 +14,16 @@ import (
 )
 
 // served is the state of a stream that the hub's writers serve (see
-// stream): after hand, only the writer taking the stream's turn, or the
-// goroutine finishing a blocked write, touches the stream.
+// stream and servedTransport): after hand, only the writer taking the
+// stream's turn, or the goroutine finishing a blocked write
+// (stateBlocked), touches the stream.
 type served struct {
-	handed bool // given to the writers: its handler leaves it alone
 	handle func(*hub.Delivery) bool
 	// wrote is when the stream last wrote (unix ns); the wheel reads it.
 	wrote atomic.Int64
-	// blocked: the client did not take a write at once, and a goroutine
-	// of the stream's own finishes it; it owns pending meanwhile.
-	blocked  atomic.Bool
-	pending  []byte
-	stopping bool // handle said stop: end once pending is written
-	over     bool // ended
+	// pending is what a blocked write has left to write; its goroutine
+	// owns it.
+	pending []byte
 	// look: the connection stirred (goneWatch) or is due a look (the
 	// wheel, without a watcher): the next turn checks the client is there.
 	look    atomic.Bool
@@ -53,21 +50,22 @@ func (a *API) takeOver(s *stream, w http.ResponseWriter, r *http.Request) bool {
 	head.WriteString("HTTP/1.1 200 OK\r\n")
 	_ = h.Write(&head)
 	head.WriteString("\r\n")
-	s.conn, s.raw, s.buf = conn, rawConnOf(conn), head.Bytes()
+	s.srv = &servedTransport{conn: conn, raw: rawConnOf(conn)}
+	s.tr, s.buf = s.srv, head.Bytes()
 	return true
 }
 
 // hand gives the stream to the hub's writers; the handler must return
 // without touching it again.
 func (s *stream) hand(handle func(*hub.Delivery) bool) {
-	s.handle = handle
+	s.srv.handle = handle
 	if !s.deadline.IsZero() {
-		_ = s.conn.SetWriteDeadline(time.Time{}) // turns never wait; blocked writes set their own
+		_ = s.srv.conn.SetWriteDeadline(time.Time{}) // turns never wait; blocked writes set their own
 		s.deadline = time.Time{}
 	}
 	s.buf = nil
-	s.wrote.Store(s.lastFlush.UnixNano())
-	s.handed = true
+	s.srv.wrote.Store(s.lastFlush.UnixNano())
+	s.setState(stateServed)
 	s.a.wheel.add(s)
 	s.a.gone.add(s)
 	s.a.hub.Serve(s.sub, s.serve)
@@ -83,20 +81,20 @@ var bufs = sync.Pool{New: func() any { return new([]byte) }}
 // is finished by a goroutine of the stream's own (finishWrite), so a
 // client that does not read never holds up a writer.
 func (s *stream) serve() {
-	if s.blocked.Load() {
+	switch st := s.stateNow(); {
+	case st.blocked():
 		if r := s.sub.Reason(); r != hub.EndNone && r != hub.EndShutdown {
-			_ = s.conn.Close() // ended meanwhile: cut the write short
+			_ = s.srv.conn.Close() // ended meanwhile: cut the write short
 		}
 		return // a shutdown lets the write finish: the stream ends at an event boundary
-	}
-	if s.over {
+	case st == stateClosed:
 		return
 	}
 	if s.sub.Reason() != hub.EndNone {
 		s.end(hub.EndUnsubscribed)
 		return
 	}
-	if s.look.Swap(false) && peerGone(s.raw) {
+	if s.srv.look.Swap(false) && peerGone(s.srv.raw) {
 		s.end(hub.EndClientGone)
 		return
 	}
@@ -110,12 +108,12 @@ func (s *stream) serve() {
 			break
 		}
 		if d.Seq > start {
-			stop = s.handle(d)
+			stop = s.srv.handle(d)
 		}
 	}
 	now := time.Now().UnixNano()
-	if len(s.buf) == 0 && s.a.keepaliveDue(now-s.wrote.Load()) {
-		if peerGone(s.raw) {
+	if len(s.buf) == 0 && s.a.keepaliveDue(now-s.srv.wrote.Load()) {
+		if peerGone(s.srv.raw) {
 			s.end(hub.EndClientGone)
 			s.buf = nil
 			return
@@ -125,13 +123,16 @@ func (s *stream) serve() {
 	var err error
 	if len(s.buf) > 0 {
 		var n int
-		n, err = writeNow(s.raw, s.buf)
-		s.wrote.Store(now)
+		n, err = writeNow(s.srv.raw, s.buf)
+		s.srv.wrote.Store(now)
 		if err == nil && n < len(s.buf) {
-			s.pending = append([]byte(nil), s.buf[n:]...)
-			s.stopping = stop
-			s.sub.SetPending(len(s.pending))
-			s.blocked.Store(true)
+			s.srv.pending = append([]byte(nil), s.buf[n:]...)
+			s.sub.SetPending(len(s.srv.pending))
+			st := stateBlocked
+			if stop {
+				st = stateBlockedLast // end once the write is finished
+			}
+			s.setState(st)
 			s.a.writes.Add(1)
 			go s.finishWrite()
 		}
@@ -144,7 +145,7 @@ func (s *stream) serve() {
 	switch {
 	case err != nil:
 		s.end(writeFailure(context.Background(), err))
-	case stop && !s.blocked.Load():
+	case stop && !s.stateNow().blocked():
 		s.end(hub.EndUnsubscribed)
 	}
 }
@@ -158,25 +159,25 @@ func (s *stream) finishWrite() {
 		if v := recover(); v != nil {
 			s.a.log.Error("panic finishing a stream's write; the stream is ended", "panic", fmt.Sprint(v))
 			s.a.hub.End(s.sub, hub.EndPanic)
-			_ = s.conn.Close()
+			_ = s.srv.conn.Close()
 		}
 	}()
-	_ = s.conn.SetWriteDeadline(time.Now().Add(s.a.cfg.WriteTimeout))
-	_, err := s.conn.Write(s.pending)
-	_ = s.conn.SetWriteDeadline(time.Time{})
-	s.pending = nil
+	t := s.srv
+	_ = t.conn.SetWriteDeadline(time.Now().Add(s.a.cfg.WriteTimeout))
+	_, err := t.conn.Write(t.pending)
+	_ = t.conn.SetWriteDeadline(time.Time{})
+	t.pending = nil
 	s.sub.SetPending(0)
-	s.wrote.Store(time.Now().UnixNano())
-	if err != nil || s.stopping {
+	t.wrote.Store(time.Now().UnixNano())
+	if err != nil || s.stateNow() == stateBlockedLast {
 		r := hub.EndUnsubscribed
 		if err != nil {
 			r = writeFailure(context.Background(), err)
 		}
 		s.end(r)
-		s.blocked.Store(false)
 		return
 	}
-	s.blocked.Store(false)
+	s.setState(stateServed)
 	s.a.hub.Kick(s.sub) // what was queued meanwhile
 }
 
@@ -184,14 +185,14 @@ func (s *stream) finishWrite() {
 // the hub ended it already), its connection (the end of the response) and
 // its place on the wheel.
 func (s *stream) end(r hub.EndReason) {
-	if s.over {
+	if s.stateNow() == stateClosed {
 		return
 	}
-	s.over = true
+	s.setState(stateClosed)
 	s.a.gone.remove(s) // before the close: its descriptor may be reused
 	s.a.hub.UnsubscribeFor(s.sub, r)
-	_ = s.conn.Close()
-	s.handle = nil
+	_ = s.srv.conn.Close()
+	s.srv.handle = nil
 	s.a.wheel.remove(s)
 	s.a.streamClosed()
 }
@@ -283,10 +284,10 @@ func (a *API) runWheel(ctx context.Context) {
 		a.wheel.mu.Lock()
 		for s := range a.wheel.streams {
 			switch {
-			case a.keepaliveDue(now - s.wrote.Load()):
+			case a.keepaliveDue(now - s.srv.wrote.Load()):
 				due = append(due, s)
 			case look:
-				s.look.Store(true)
+				s.srv.look.Store(true)
 				due = append(due, s)
 			}
 		}
@@ -302,6 +303,6 @@ func (a *API) runWheel(ctx context.Context) {
 // lookGone has the stream look for its client at its next turn (its
 // connection stirred).
 func (a *API) lookGone(s *stream) {
-	s.look.Store(true)
+	s.srv.look.Store(true)
 	a.hub.Kick(s.sub)
 }

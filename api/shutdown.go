@@ -29,7 +29,7 @@ func (a *API) Shutdown(ctx context.Context) error {
 	a.endSpread(ctx, a.hub.Subs())
 	if err := a.waitStreams(ctx, func() bool { return a.streams.Load() == 0 }); err != nil {
 		a.hub.EndAll()
-		a.wheel.each(func(s *stream) { _ = s.conn.Close() })
+		a.wheel.each(func(s *stream) { _ = s.srv.conn.Close() })
 		_ = a.waitStreams(context.Background(), func() bool { return a.wheel.len() == 0 })
 		a.writes.Wait()
 		return err

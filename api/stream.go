@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,18 +31,17 @@ import (
 //   - in its handler (live): HTTP/2, TLS, or a connection that cannot be
 //     taken over; the handler goroutine waits on the queue and writes.
 //
-// In both, exactly one goroutine writes the connection at a time.
+// Each way is a Transport (transport.go); where the stream is in its life
+// is one streamState. In both, exactly one goroutine writes the connection
+// at a time.
 type stream struct {
-	a   *API
-	sub *hub.Sub // nil for a stream that never goes live
-
-	// Exactly one of w and conn is set.
-	w    http.ResponseWriter
-	rc   *http.ResponseController
-	conn net.Conn        // the hijacked connection (response without length: it ends at close)
-	raw  syscall.RawConn // conn's, for writes that never wait; nil if it has none
-	buf  []byte
-	last herald.ID // last event written: nothing at or below it is written again
+	a     *API
+	sub   *hub.Sub         // nil for a stream that never goes live
+	tr    Transport        // how its bytes reach the client
+	srv   *servedTransport // tr when it is served (the writers' state), else nil
+	state atomic.Int32     // a streamState
+	buf   []byte
+	last  herald.ID // last event written: nothing at or below it is written again
 	// reason is why the stream ends when it ends itself (its client left,
 	// a write failed); EndUnsubscribed when it just finished.
 	reason hub.EndReason
@@ -53,8 +52,6 @@ type stream struct {
 	// back only when less than half of WriteTimeout is left, so most
 	// flushes do not touch the connection's timers.
 	deadline time.Time
-
-	served // the state of a stream served by the hub's writers
 }
 
 // openStream sends the SSE headers (and retry:) and flushes them at once.
@@ -69,7 +66,7 @@ func (a *API) openStream(w http.ResponseWriter, r *http.Request, sub *hub.Sub) *
 	s := &stream{a: a, sub: sub}
 	if sub == nil || !a.takeOver(s, w, r) {
 		w.WriteHeader(http.StatusOK)
-		s.w, s.rc = w, http.NewResponseController(w)
+		s.tr = &handlerTransport{w: w, rc: http.NewResponseController(w)}
 	}
 	if a.cfg.SSERetry > 0 {
 		s.buf = sse.AppendRetry(s.buf, int(a.cfg.SSERetry/time.Millisecond))
@@ -97,18 +94,17 @@ func (s *stream) close() {
 }
 
 func (s *stream) closeNow() {
-	if s.handed {
+	if s.handedOver() {
 		return
 	}
+	s.setState(stateClosed)
 	if s.sub != nil {
 		s.a.hub.UnsubscribeFor(s.sub, cmp.Or(s.reason, hub.EndUnsubscribed))
 	}
 	if s.keep != nil {
 		s.keep.Stop()
 	}
-	if s.conn != nil {
-		_ = s.conn.Close()
-	}
+	s.tr.close()
 	s.a.streamClosed()
 }
 
@@ -117,32 +113,17 @@ func (s *stream) closeNow() {
 func (s *stream) flush() error {
 	now := time.Now()
 	s.lastFlush = now
+	var deadline time.Time
 	if s.deadline.Sub(now) < s.a.cfg.WriteTimeout/2 {
 		s.deadline = now.Add(s.a.cfg.WriteTimeout)
-		if s.conn != nil {
-			_ = s.conn.SetWriteDeadline(s.deadline)
-		} else {
-			_ = s.rc.SetWriteDeadline(s.deadline)
-		}
+		deadline = s.deadline
 	}
 	if s.keep != nil {
 		s.keep.Reset(s.a.cfg.Keepalive)
 	}
-	if s.conn != nil {
-		if len(s.buf) == 0 {
-			return nil
-		}
-		_, err := s.conn.Write(s.buf)
-		s.resetBuf()
-		return err
-	}
-	if len(s.buf) > 0 {
-		if _, err := s.w.Write(s.buf); err != nil {
-			return err
-		}
-		s.resetBuf()
-	}
-	return s.rc.Flush()
+	err := s.tr.write(s.buf, deadline)
+	s.resetBuf()
+	return err
 }
 
 func (s *stream) resetBuf() {
@@ -258,10 +239,13 @@ var errStopReplay error = stopReplay{}
 // last words). A stream that was taken over is handed to the hub's
 // writers and live returns at once; the caller must then not touch it.
 func (s *stream) live(ctx context.Context, handle func(*hub.Delivery) (stop bool)) {
-	if s.raw != nil {
-		s.hand(handle)
-		return
-	}
+	s.tr.live(ctx, s, handle)
+}
+
+// liveLoop is live on the handler goroutine: it waits for deliveries, a
+// keepalive, the hub's end or ctx, and writes what is queued in one write.
+func (s *stream) liveLoop(ctx context.Context, handle func(*hub.Delivery) (stop bool)) {
+	s.setState(stateLive)
 	if s.a.cfg.Keepalive > 0 {
 		s.keep = time.NewTimer(s.a.cfg.Keepalive)
 	}
