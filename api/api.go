@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/clock"
 	"github.com/herald-sse/herald/store"
 	"github.com/herald-sse/herald/views"
 )
@@ -44,6 +45,9 @@ type Config struct {
 	// streams, each at a random moment, so their clients do not all
 	// reconnect at once; 0 ends them all at once.
 	ShutdownSpread time.Duration
+	// Clock is the time source of keepalives and the shutdown spread (tests
+	// pass a clock.Fake); nil means the system clock.
+	Clock clock.Clock
 	// VotingTimeout is how long push-job nodes may take to vote (default 60s).
 	VotingTimeout time.Duration
 	// HeartbeatInterval is the push nodes' heartbeat pace (default 10s); a
@@ -70,9 +74,10 @@ type API struct {
 	streams atomic.Int64
 	drained chan struct{}  // signalled when a stream closes while closing (see Shutdown)
 	writes  sync.WaitGroup // goroutines finishing blocked writes of served streams
-	wheel   wheel          // streams served by the hub's writers, for keepalives
-	gone    *goneWatch     // notices departed clients of served streams (nil: the wheel looks)
-	pushy   pushyRuntime   // push jobs: per-job write locks, readiness (pushy_write.go)
+	clock   clock.Clock
+	wheel   wheel        // streams served by the hub's writers, for keepalives
+	gone    *goneWatch   // notices departed clients of served streams (nil: the wheel looks)
+	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
 }
 
 // New returns the API over an open store. Call Run to follow the store.
@@ -91,6 +96,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	}
 	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(hub.Config{
 		MaxPendingBytes: cfg.MaxPendingBytes, MaxQueue: cfg.QueueSize, Log: log})}
+	a.clock = clock.Or(cfg.Clock)
 	a.gone = newGoneWatch()
 	a.drained = make(chan struct{}, 1)
 	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)

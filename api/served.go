@@ -111,7 +111,7 @@ func (s *stream) serve() {
 			stop = s.srv.handle(d)
 		}
 	}
-	now := time.Now().UnixNano()
+	now := s.a.clock.Now().UnixNano()
 	if len(s.buf) == 0 && s.a.keepaliveDue(now-s.srv.wrote.Load()) {
 		if peerGone(s.srv.raw) {
 			s.end(hub.EndClientGone)
@@ -168,7 +168,7 @@ func (s *stream) finishWrite() {
 	_ = t.conn.SetWriteDeadline(time.Time{})
 	t.pending = nil
 	s.sub.SetPending(0)
-	t.wrote.Store(time.Now().UnixNano())
+	t.wrote.Store(s.a.clock.Now().UnixNano())
 	if err != nil || s.stateNow() == stateBlockedLast {
 		r := hub.EndUnsubscribed
 		if err != nil {
@@ -265,17 +265,17 @@ func (a *API) runWheel(ctx context.Context) {
 	if a.cfg.Keepalive <= 0 {
 		tick = goneLook
 	}
-	t := time.NewTicker(tick)
+	t := a.clock.NewTicker(tick)
 	defer t.Stop()
 	var due []*stream
-	lastLook := time.Now()
+	lastLook := a.clock.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
-		nowT := time.Now()
+		nowT := a.clock.Now()
 		now := nowT.UnixNano()
 		look := poll && nowT.Sub(lastLook) >= goneLook
 		if look {

@@ -70,15 +70,14 @@ func (a *API) endSpread(ctx context.Context, subs []*hub.Sub) {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(x, y int) int { return at[x] - at[y] })
-	start := time.Now()
-	t := time.NewTimer(0)
+	start := a.clock.Now()
+	t := a.clock.NewTimer(spread)
 	defer t.Stop()
-	<-t.C
 	for k, i := range order {
-		if wait := time.Duration(at[i])*step - time.Since(start); wait > 0 {
+		if wait := time.Duration(at[i])*step - a.clock.Now().Sub(start); wait > 0 {
 			t.Reset(wait)
 			select {
-			case <-t.C:
+			case <-t.C():
 			case <-ctx.Done():
 				for _, j := range order[k:] {
 					a.hub.End(subs[j], hub.EndShutdown)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/clock"
 	"github.com/herald-sse/herald/sse"
 	"github.com/herald-sse/herald/store"
 )
@@ -45,7 +46,7 @@ type stream struct {
 	// reason is why the stream ends when it ends itself (its client left,
 	// a write failed); EndUnsubscribed when it just finished.
 	reason hub.EndReason
-	keep   *time.Timer
+	keep   clock.Timer // handler path: fires when a keepalive is due
 	// lastFlush is when the stream last wrote; keepalives count from it.
 	lastFlush time.Time
 	// deadline is the write deadline set on the connection. It is pushed
@@ -111,8 +112,8 @@ func (s *stream) closeNow() {
 // flush writes what is buffered in one write and flushes it. A client
 // that takes nothing for between WriteTimeout/2 and WriteTimeout fails it.
 func (s *stream) flush() error {
-	now := time.Now()
-	s.lastFlush = now
+	now := time.Now() // deadlines are the kernel's: real time
+	s.lastFlush = s.a.clock.Now()
 	var deadline time.Time
 	if s.deadline.Sub(now) < s.a.cfg.WriteTimeout/2 {
 		s.deadline = now.Add(s.a.cfg.WriteTimeout)
@@ -139,7 +140,7 @@ func (s *stream) keepaliveC() <-chan time.Time {
 	if s.keep == nil {
 		return nil
 	}
-	return s.keep.C
+	return s.keep.C()
 }
 
 // addRecord buffers the events of record m after the last event written.
@@ -247,7 +248,7 @@ func (s *stream) live(ctx context.Context, handle func(*hub.Delivery) (stop bool
 func (s *stream) liveLoop(ctx context.Context, handle func(*hub.Delivery) (stop bool)) {
 	s.setState(stateLive)
 	if s.a.cfg.Keepalive > 0 {
-		s.keep = time.NewTimer(s.a.cfg.Keepalive)
+		s.keep = s.a.clock.NewTimer(s.a.cfg.Keepalive)
 	}
 	sub := s.sub
 	start := sub.Start()
