@@ -15,6 +15,7 @@
 package hub
 
 import (
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"sync"
@@ -206,7 +207,7 @@ func (h *Hub) Dispatch(d *Delivery, topics ...string) {
 		sh := h.shard(t)
 		sh.mu.RLock()
 		for s := range sh.subs[t] {
-			if s.Match != nil && !s.Match(d) {
+			if s.Match != nil && !h.match(s, d) {
 				continue
 			}
 			if s.push(d, h.maxBytes, h.maxQueue) {
@@ -220,6 +221,19 @@ func (h *Hub) Dispatch(d *Delivery, topics ...string) {
 		}
 		sh.mu.RUnlock()
 	}
+}
+
+// match runs s's Match on d. A panic in it ends s (EndPanic) and is
+// logged; the dispatch goes on to the others.
+func (h *Hub) match(s *Sub, d *Delivery) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.Error("panic in a stream's Match; the stream is ended", "seq", d.Seq, "panic", fmt.Sprint(v))
+			h.end(s, EndPanic)
+			ok = false
+		}
+	}()
+	return s.Match(d)
 }
 
 // EndSlow ends s as a slow consumer: its client took no write for the

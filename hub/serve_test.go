@@ -221,3 +221,18 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestMatchPanicEndsOnlyItsStream: a Match that panics (it runs on the
+// dispatcher) ends its subscriber; the dispatch reaches the others.
+func TestMatchPanicEndsOnlyItsStream(t *testing.T) {
+	h := New(Config{})
+	defer h.Close()
+	bad := &Sub{Topics: []string{"t"}, Match: func(*Delivery) bool { panic("bad match") }}
+	good := &Sub{Topics: []string{"t"}, Match: func(*Delivery) bool { return true }}
+	h.Subscribe(bad)
+	h.Subscribe(good)
+	h.Dispatch(delivery(1), "t")
+	if n, _ := good.Queued(); n != 1 || bad.Reason() != EndPanic {
+		t.Fatalf("good got %d, bad ended for %v", n, bad.Reason())
+	}
+}
