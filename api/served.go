@@ -59,12 +59,12 @@ func (a *API) takeOver(s *stream, w http.ResponseWriter, r *http.Request) bool {
 // without touching it again.
 func (s *stream) hand(handle func(*hub.Delivery) bool) {
 	s.srv.handle = handle
-	if !s.deadline.IsZero() {
+	if s.deadline != 0 {
 		_ = s.srv.conn.SetWriteDeadline(time.Time{}) // turns never wait; blocked writes set their own
-		s.deadline = time.Time{}
+		s.deadline = 0
 	}
 	s.buf = nil
-	s.srv.wrote.Store(s.lastFlush.UnixNano())
+	s.srv.wrote.Store(s.lastFlush)
 	s.setState(stateServed)
 	s.a.wheel.add(s)
 	s.a.gone.add(s)

@@ -47,12 +47,13 @@ type stream struct {
 	// a write failed); EndUnsubscribed when it just finished.
 	reason hub.EndReason
 	keep   clock.Timer // handler path: fires when a keepalive is due
-	// lastFlush is when the stream last wrote; keepalives count from it.
-	lastFlush time.Time
+	// lastFlush is when the stream last wrote (unix ns on the API's
+	// clock); a served stream's keepalives count from it.
+	lastFlush int64
 	// deadline is the write deadline set on the connection. It is pushed
 	// back only when less than half of WriteTimeout is left, so most
 	// flushes do not touch the connection's timers.
-	deadline time.Time
+	deadline int64 // unix ns; 0: none
 }
 
 // openStream sends the SSE headers (and retry:) and flushes them at once.
@@ -113,11 +114,11 @@ func (s *stream) closeNow() {
 // that takes nothing for between WriteTimeout/2 and WriteTimeout fails it.
 func (s *stream) flush() error {
 	now := time.Now() // deadlines are the kernel's: real time
-	s.lastFlush = s.a.clock.Now()
+	s.lastFlush = s.a.clock.Now().UnixNano()
 	var deadline time.Time
-	if s.deadline.Sub(now) < s.a.cfg.WriteTimeout/2 {
-		s.deadline = now.Add(s.a.cfg.WriteTimeout)
-		deadline = s.deadline
+	if time.Duration(s.deadline-now.UnixNano()) < s.a.cfg.WriteTimeout/2 {
+		deadline = now.Add(s.a.cfg.WriteTimeout)
+		s.deadline = deadline.UnixNano()
 	}
 	if s.keep != nil {
 		s.keep.Reset(s.a.cfg.Keepalive)

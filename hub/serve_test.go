@@ -167,10 +167,10 @@ func TestIdleSubscriberHasNoQueue(t *testing.T) {
 	h := New(Config{MaxQueue: 256})
 	s := &Sub{Topics: []string{"a"}}
 	h.Subscribe(s)
-	if s.q != nil {
+	if s.qu != nil {
 		t.Fatal("queue made at Subscribe")
 	}
-	if _, ok := s.Next(); ok || s.q != nil {
+	if _, ok := s.Next(); ok || s.qu != nil {
 		t.Fatal("Next made a queue")
 	}
 	h.Dispatch(delivery(1), "a")

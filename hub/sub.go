@@ -85,11 +85,8 @@ type Sub struct {
 	// subscribed topic; it must be fast and must not block.
 	Match func(*Delivery) bool
 
-	mu     sync.Mutex
-	q      []*Delivery   // queued deliveries from head on; nil until the first
-	head   int           // next to take
-	queued int64         // bytes queued (cost of q[head:])
-	ready  chan struct{} // made by Ready; signalled when the queue becomes non-empty
+	mu sync.Mutex // guards qu
+	qu *queue     // made on the first delivery (or Ready): an idle stream holds none
 
 	pending atomic.Int64 // bytes taken from the queue but not yet written (SetPending)
 	done    chan struct{}
@@ -100,24 +97,47 @@ type Sub struct {
 	turn    atomic.Int32           // turn state when served
 }
 
+// queue is a subscriber's deliveries, from head on.
+type queue struct {
+	q      []*Delivery
+	head   int
+	queued int64         // bytes queued (cost of q[head:])
+	ready  chan struct{} // made by Ready; signalled when the queue becomes non-empty
+}
+
+// emptied drops the taken deliveries, and a burst's large queue.
+func (q *queue) emptied() {
+	if cap(q.q) > maxKeptQueue {
+		q.q = nil // do not keep a burst's queue on a quiet stream
+	} else {
+		q.q = q.q[:0]
+	}
+	q.head, q.queued = 0, 0
+}
+
 // push queues d unless the subscriber would then owe more than maxBytes
 // (queued plus pending) or hold more than maxCount deliveries (0: no
 // count bound); it reports whether d was queued.
 func (s *Sub) push(d *Delivery, maxBytes int64, maxCount int) bool {
 	c := d.cost()
 	s.mu.Lock()
-	n := len(s.q) - s.head
+	q := s.qu
+	if q == nil {
+		q = &queue{}
+		s.qu = q
+	}
+	n := len(q.q) - q.head
 	pending := s.pending.Load()
 	// A delivery larger than the bound still goes to a subscriber that owes
 	// nothing: one big record must not end every stream that wants it.
-	over := s.queued+c+pending > maxBytes && (n > 0 || pending > 0)
+	over := q.queued+c+pending > maxBytes && (n > 0 || pending > 0)
 	if over || maxCount > 0 && n >= maxCount {
 		s.mu.Unlock()
 		return false
 	}
-	s.q = append(s.q, d)
-	s.queued += c
-	ready := s.ready
+	q.q = append(q.q, d)
+	q.queued += c
+	ready := q.ready
 	s.mu.Unlock()
 	if n == 0 && ready != nil {
 		select {
@@ -131,21 +151,17 @@ func (s *Sub) push(d *Delivery, maxBytes int64, maxCount int) bool {
 // Next takes the next queued delivery without waiting.
 func (s *Sub) Next() (*Delivery, bool) {
 	s.mu.Lock()
-	if s.head == len(s.q) {
+	q := s.qu
+	if q == nil || q.head == len(q.q) {
 		s.mu.Unlock()
 		return nil, false
 	}
-	d := s.q[s.head]
-	s.q[s.head] = nil
-	s.head++
-	s.queued -= d.size
-	if s.head == len(s.q) {
-		if cap(s.q) > maxKeptQueue {
-			s.q = nil // do not keep a burst's queue on a quiet stream
-		} else {
-			s.q = s.q[:0]
-		}
-		s.head = 0
+	d := q.q[q.head]
+	q.q[q.head] = nil
+	q.head++
+	q.queued -= d.size
+	if q.head == len(q.q) {
+		q.emptied()
 	}
 	s.mu.Unlock()
 	return d, true
@@ -155,15 +171,10 @@ func (s *Sub) Next() (*Delivery, bool) {
 // one lock for a whole backlog (a burst), where Next takes one.
 func (s *Sub) Take(buf []*Delivery) []*Delivery {
 	s.mu.Lock()
-	if s.head < len(s.q) {
-		buf = append(buf, s.q[s.head:]...)
-		clear(s.q[s.head:])
-		if cap(s.q) > maxKeptQueue {
-			s.q = nil
-		} else {
-			s.q = s.q[:0]
-		}
-		s.head, s.queued = 0, 0
+	if q := s.qu; q != nil && q.head < len(q.q) {
+		buf = append(buf, q.q[q.head:]...)
+		clear(q.q[q.head:])
+		q.emptied()
 	}
 	s.mu.Unlock()
 	return buf
@@ -176,23 +187,30 @@ const maxKeptQueue = 256
 func (s *Sub) Queued() (n int, bytes int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.q) - s.head, s.queued
+	if s.qu == nil {
+		return 0, 0
+	}
+	return len(s.qu.q) - s.qu.head, s.qu.queued
 }
 
 // Ready returns a channel that receives when deliveries are queued, for a
 // subscriber drained by a goroutine of its own: wait on it, then take
-// everything with Next. It is made on first use and receives at once if
-// deliveries are queued already.
+// everything with Take or Next. It is made on first use and receives at
+// once if deliveries are queued already.
 func (s *Sub) Ready() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ready == nil {
-		s.ready = make(chan struct{}, 1)
-		if s.head < len(s.q) {
-			s.ready <- struct{}{}
+	if s.qu == nil {
+		s.qu = &queue{}
+	}
+	q := s.qu
+	if q.ready == nil {
+		q.ready = make(chan struct{}, 1)
+		if q.head < len(q.q) {
+			q.ready <- struct{}{}
 		}
 	}
-	return s.ready
+	return q.ready
 }
 
 // SetPending records how many bytes the subscriber's stream took from the
