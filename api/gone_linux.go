@@ -18,8 +18,8 @@ type goneWatch struct {
 	epfd  int
 	wake  [2]int // a pipe: a byte on it stops run
 	mu    sync.Mutex
-	next  uint32
-	watch map[uint32]*stream
+	slots []*stream // by token-1; nil: free
+	free  []uint32  // free tokens
 }
 
 // goneEvents are what makes a watched connection worth a look.
@@ -32,7 +32,7 @@ func newGoneWatch() *goneWatch {
 	if err != nil {
 		return nil
 	}
-	g := &goneWatch{epfd: epfd, watch: map[uint32]*stream{}}
+	g := &goneWatch{epfd: epfd}
 	if err := syscall.Pipe2(g.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		syscall.Close(epfd)
 		return nil
@@ -50,27 +50,41 @@ func (g *goneWatch) add(s *stream) bool {
 	if g == nil || s.srv.raw == nil {
 		return false
 	}
-	g.mu.Lock()
-	g.next++
-	if g.next == 0 { // 0 is the wake pipe
-		g.next++
-	}
-	tok := g.next
-	g.watch[tok] = s
-	g.mu.Unlock()
+	tok := g.slot(s)
 	var err error
 	cerr := s.srv.raw.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: uint32(goneEvents), Fd: int32(tok)}
 		err = syscall.EpollCtl(g.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
 	})
 	if err != nil || cerr != nil {
-		g.mu.Lock()
-		delete(g.watch, tok)
-		g.mu.Unlock()
+		g.release(tok)
 		return false
 	}
 	s.srv.goneTok = tok
 	return true
+}
+
+// slot gives s a token (0 is the wake pipe's). A token is reused once
+// released: a late event for the old stream makes the new one look, which
+// is harmless.
+func (g *goneWatch) slot(s *stream) uint32 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if n := len(g.free); n > 0 {
+		tok := g.free[n-1]
+		g.free = g.free[:n-1]
+		g.slots[tok-1] = s
+		return tok
+	}
+	g.slots = append(g.slots, s)
+	return uint32(len(g.slots))
+}
+
+func (g *goneWatch) release(tok uint32) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.slots[tok-1] = nil
+	g.free = append(g.free, tok)
 }
 
 // remove stops watching s's connection; call it before closing it.
@@ -78,9 +92,7 @@ func (g *goneWatch) remove(s *stream) {
 	if g == nil || s.srv.goneTok == 0 {
 		return
 	}
-	g.mu.Lock()
-	delete(g.watch, s.srv.goneTok)
-	g.mu.Unlock()
+	g.release(s.srv.goneTok)
 	s.srv.goneTok = 0
 	_ = s.srv.raw.Control(func(fd uintptr) {
 		_ = syscall.EpollCtl(g.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
@@ -108,8 +120,11 @@ func (g *goneWatch) run(ctx context.Context, look func(*stream)) {
 			if tok == 0 {
 				return // woken to stop
 			}
+			var s *stream
 			g.mu.Lock()
-			s := g.watch[tok]
+			if int(tok) <= len(g.slots) {
+				s = g.slots[tok-1]
+			}
 			g.mu.Unlock()
 			if s != nil {
 				look(s)
