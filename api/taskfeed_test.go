@@ -333,8 +333,14 @@ func testSlowSubscriberEnded(t *testing.T, mode testutil.Option) {
 		}(i)
 	}
 	msg := strings.Repeat("x", eventSize)
-	const updates = 400 // 6.4 MB: more than the slow one's socket buffers and bound
-	for p := 1; p <= updates; p++ {
+	// Write until the slow one is ended: once the socket buffers between it
+	// and the server are full (4 MB here), it owes the bound within 16
+	// events. maxUpdates (32 MB) only stops a broken server.
+	const maxUpdates = 2000
+	st := s.API.Hub().Stats()
+	updates := 0
+	for p := 1; p <= maxUpdates && st.EndedBy(hub.EndSlow) == 0; p++ {
+		updates = p
 		if _, err := c.TaskProgress(ctx, id, int64(p), -1, &msg); err != nil {
 			t.Fatal(err)
 		}
@@ -344,6 +350,7 @@ func testSlowSubscriberEnded(t *testing.T, mode testutil.Option) {
 		}
 		mu.Unlock()
 	}
+	t.Logf("the slow subscriber was ended after %d updates", updates)
 	if _, err := c.FinishTask(ctx, id, "done", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +360,6 @@ func testSlowSubscriberEnded(t *testing.T, mode testutil.Option) {
 			t.Fatalf("fast subscriber %d got %d events, want %d", i, n, updates+2)
 		}
 	}
-	st := s.API.Hub().Stats()
 	if got := st.EndedBy(hub.EndSlow); got != 1 {
 		t.Fatalf("%d subscribers ended as slow, want exactly 1", got)
 	}
