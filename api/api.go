@@ -7,10 +7,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/clock"
 	"github.com/herald-sse/herald/internal/netlimit"
 	"github.com/herald-sse/herald/store"
 	"github.com/herald-sse/herald/views"
@@ -25,7 +27,13 @@ type Config struct {
 	StrictSessionLookup bool
 	TLS                 bool          // cookies get Secure
 	WriteTimeout        time.Duration // per SSE write; a client that does not read is dropped
-	QueueSize           int
+	// QueueSize, when > 0, also bounds the deliveries queued per subscriber
+	// (deprecated: MaxPendingBytes bounds them in bytes).
+	QueueSize int
+	// MaxPendingBytes bounds what one stream may owe its client: events
+	// queued plus written but not yet taken. A stream that would owe more
+	// is ended as slow (it resumes by id). 0 means hub.DefaultMaxPendingBytes.
+	MaxPendingBytes int64
 	// HandlerWrites keeps every stream on its handler goroutine instead of
 	// handing HTTP/1.1 streams to the hub's writers (for comparison and
 	// tests; TLS and HTTP/2 streams always stay on their handler).
@@ -34,6 +42,13 @@ type Config struct {
 	// resuming clients are served from without reading the store; 0 means
 	// DefaultReplayCache, negative none.
 	ReplayCache int64
+	// ShutdownSpread is the window over which Shutdown ends the open
+	// streams, each at a random moment, so their clients do not all
+	// reconnect at once; 0 ends them all at once.
+	ShutdownSpread time.Duration
+	// Clock is the time source of keepalives and the shutdown spread (tests
+	// pass a clock.Fake); nil means the system clock.
+	Clock clock.Clock
 	// VotingTimeout is how long push-job nodes may take to vote (default 60s).
 	VotingTimeout time.Duration
 	// HeartbeatInterval is the push nodes' heartbeat pace (default 10s); a
@@ -105,7 +120,11 @@ type API struct {
 	booted  atomic.Bool   // Bootstrap ran: credentials exist
 	closing atomic.Bool
 	streams atomic.Int64
+	drained chan struct{}  // signalled when a stream closes while closing (see Shutdown)
+	writes  sync.WaitGroup // goroutines finishing blocked writes of served streams
+	clock   clock.Clock
 	wheel   wheel        // streams served by the hub's writers, for keepalives
+	gone    *goneWatch   // notices departed clients of served streams (nil: the wheel looks)
 	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
 	limits  limits       // rate limits, streams per key (limits.go)
 	head    storeHead    // the store's last sequence, for catch-ups (barrier.go)
@@ -128,7 +147,11 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	if cfg.ReplayCache == 0 {
 		cfg.ReplayCache = DefaultReplayCache
 	}
-	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(cfg.QueueSize), readyC: make(chan struct{})}
+	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(hub.Config{
+		MaxPendingBytes: cfg.MaxPendingBytes, MaxQueue: cfg.QueueSize, Log: log}), readyC: make(chan struct{})}
+	a.clock = clock.Or(cfg.Clock)
+	a.gone = newGoneWatch()
+	a.drained = make(chan struct{}, 1)
 	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)
 	if cfg.IdempotencyCache != 0 {
 		a.views.SetIdempotencyBytes(cfg.IdempotencyCache)
@@ -168,17 +191,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(w, r)
-}
-
-// Shutdown ends every open stream cleanly; new streams are refused.
-// It waits (up to 2s) for the streams served by the hub's writers to close
-// their connections, which net/http's Shutdown does not track.
-func (a *API) Shutdown() {
-	a.closing.Store(true)
-	a.hub.EndAll()
-	for deadline := time.Now().Add(2 * time.Second); a.wheel.len() > 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // Ready reports whether the views caught up with the store. The API

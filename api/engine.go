@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/herald-sse/herald"
@@ -29,9 +30,15 @@ func (a *API) Run(ctx context.Context) error {
 	} else {
 		go a.watchCatchUp(ctx, last)
 	}
-	go a.janitor(ctx)
-	go a.pushyTimers(ctx)
-	go a.runWheel(ctx)
+	// Run owns its background loops: they stop with it and it waits for them.
+	ctx, stop := context.WithCancel(ctx)
+	var loops sync.WaitGroup
+	defer loops.Wait()
+	defer stop()
+	loops.Go(func() { a.janitor(ctx) })
+	loops.Go(func() { a.pushyTimers(ctx) })
+	loops.Go(func() { a.runWheel(ctx) })
+	loops.Go(func() { a.gone.run(ctx, a.lookGone) })
 	err = a.store.Tail(ctx, 1, func(m store.Msg) error {
 		if err := a.views.Apply(&m); err != nil {
 			// A record this version cannot read must not stop the others.

@@ -120,6 +120,7 @@ func newMetrics(a *API) *metrics {
 			Name: "herald_idempotency_bytes", Help: "Estimated memory of the remembered Idempotency-Keys."},
 			func() float64 { _, b := a.views.IdempotencySize(); return float64(b) }),
 		collectors.NewGoCollector(),
+		disconnects(st),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	m.reg.MustRegister(a.limitCollectors()...)

@@ -3,9 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,19 +14,20 @@ import (
 )
 
 // served is the state of a stream that the hub's writers serve (see
-// stream): after hand, only the writer taking the stream's turn, or the
-// goroutine finishing a blocked write, touches the stream.
+// stream and servedTransport): after hand, only the writer taking the
+// stream's turn, or the goroutine finishing a blocked write
+// (stateBlocked), touches the stream.
 type served struct {
-	handed bool // given to the writers: its handler leaves it alone
 	handle func(*hub.Delivery) bool
 	// wrote is when the stream last wrote (unix ns); the wheel reads it.
 	wrote atomic.Int64
-	// blocked: the client did not take a write at once, and a goroutine
-	// of the stream's own finishes it; it owns pending meanwhile.
-	blocked  atomic.Bool
-	pending  []byte
-	stopping bool // handle said stop: end once pending is written
-	over     bool // ended
+	// pending is what a blocked write has left to write; its goroutine
+	// owns it.
+	pending []byte
+	// look: the connection stirred (goneWatch) or is due a look (the
+	// wheel, without a watcher): the next turn checks the client is there.
+	look    atomic.Bool
+	goneTok uint32 // its token in the goneWatch; 0 when not watched
 }
 
 // takeOver takes an HTTP/1.1 connection over from net/http (hijack) and
@@ -50,22 +50,24 @@ func (a *API) takeOver(s *stream, w http.ResponseWriter, r *http.Request) bool {
 	head.WriteString("HTTP/1.1 200 OK\r\n")
 	_ = h.Write(&head)
 	head.WriteString("\r\n")
-	s.conn, s.raw, s.buf = conn, rawConnOf(conn), head.Bytes()
+	s.srv = &servedTransport{conn: conn, raw: rawConnOf(conn)}
+	s.tr, s.buf = s.srv, head.Bytes()
 	return true
 }
 
 // hand gives the stream to the hub's writers; the handler must return
 // without touching it again.
 func (s *stream) hand(handle func(*hub.Delivery) bool) {
-	s.handle = handle
-	if !s.deadline.IsZero() {
-		_ = s.conn.SetWriteDeadline(time.Time{}) // turns never wait; blocked writes set their own
-		s.deadline = time.Time{}
+	s.srv.handle = handle
+	if s.deadline != 0 {
+		_ = s.srv.conn.SetWriteDeadline(time.Time{}) // turns never wait; blocked writes set their own
+		s.deadline = 0
 	}
 	s.buf = nil
-	s.wrote.Store(s.lastFlush.UnixNano())
-	s.handed = true
+	s.srv.wrote.Store(s.lastFlush)
+	s.setState(stateServed)
 	s.a.wheel.add(s)
+	s.a.gone.add(s)
 	s.a.hub.Serve(s.sub, s.serve)
 }
 
@@ -79,17 +81,21 @@ var bufs = sync.Pool{New: func() any { return new([]byte) }}
 // is finished by a goroutine of the stream's own (finishWrite), so a
 // client that does not read never holds up a writer.
 func (s *stream) serve() {
-	if s.blocked.Load() {
-		if s.sub.Reason() != hub.EndNone {
-			_ = s.conn.Close() // ended meanwhile: cut the write short
+	switch st := s.stateNow(); {
+	case st.blocked():
+		if r := s.sub.Reason(); r != hub.EndNone && r != hub.EndShutdown {
+			_ = s.srv.conn.Close() // ended meanwhile: cut the write short
 		}
-		return
-	}
-	if s.over {
+		return // a shutdown lets the write finish: the stream ends at an event boundary
+	case st == stateClosed:
 		return
 	}
 	if s.sub.Reason() != hub.EndNone {
-		s.end()
+		s.end(hub.EndUnsubscribed)
+		return
+	}
+	if s.srv.look.Swap(false) && peerGone(s.srv.raw) {
+		s.end(hub.EndClientGone)
 		return
 	}
 	bp := bufs.Get().(*[]byte)
@@ -102,13 +108,13 @@ func (s *stream) serve() {
 			break
 		}
 		if d.Seq > start {
-			stop = s.handle(d)
+			stop = s.srv.handle(d)
 		}
 	}
-	now := time.Now().UnixNano()
-	if len(s.buf) == 0 && s.a.keepaliveDue(now-s.wrote.Load()) {
-		if peerGone(s.raw) {
-			s.end()
+	now := s.a.clock.Now().UnixNano()
+	if len(s.buf) == 0 && s.a.keepaliveDue(now-s.srv.wrote.Load()) {
+		if peerGone(s.srv.raw) {
+			s.end(hub.EndClientGone)
 			s.buf = nil
 			return
 		}
@@ -117,12 +123,17 @@ func (s *stream) serve() {
 	var err error
 	if len(s.buf) > 0 {
 		var n int
-		n, err = writeNow(s.raw, s.buf)
-		s.wrote.Store(now)
+		n, err = writeNow(s.srv.raw, s.buf)
+		s.srv.wrote.Store(now)
 		if err == nil && n < len(s.buf) {
-			s.pending = append([]byte(nil), s.buf[n:]...)
-			s.stopping = stop
-			s.blocked.Store(true)
+			s.srv.pending = append([]byte(nil), s.buf[n:]...)
+			s.sub.SetPending(len(s.srv.pending))
+			st := stateBlocked
+			if stop {
+				st = stateBlockedLast // end once the write is finished
+			}
+			s.setState(st)
+			s.a.writes.Add(1)
 			go s.finishWrite()
 		}
 	}
@@ -131,8 +142,11 @@ func (s *stream) serve() {
 		bufs.Put(bp)
 	}
 	s.buf = nil
-	if err != nil || (stop && !s.blocked.Load()) {
-		s.end()
+	switch {
+	case err != nil:
+		s.end(writeFailure(context.Background(), err))
+	case stop && !s.stateNow().blocked():
+		s.end(hub.EndUnsubscribed)
 	}
 }
 
@@ -140,36 +154,48 @@ func (s *stream) serve() {
 // the write timeout: a client that takes nothing for that long is a slow
 // consumer and is ended (it resumes by id).
 func (s *stream) finishWrite() {
-	_ = s.conn.SetWriteDeadline(time.Now().Add(s.a.cfg.WriteTimeout))
-	_, err := s.conn.Write(s.pending)
-	_ = s.conn.SetWriteDeadline(time.Time{})
-	s.pending = nil
-	s.wrote.Store(time.Now().UnixNano())
-	if err != nil || s.stopping {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			s.a.hub.EndSlow(s.sub)
+	defer s.a.writes.Done()
+	defer func() {
+		if v := recover(); v != nil {
+			s.a.log.Error("panic finishing a stream's write; the stream is ended", "panic", fmt.Sprint(v))
+			s.a.hub.End(s.sub, hub.EndPanic)
+			_ = s.srv.conn.Close()
 		}
-		s.end()
-		s.blocked.Store(false)
+	}()
+	t := s.srv
+	_ = t.conn.SetWriteDeadline(time.Now().Add(s.a.cfg.WriteTimeout))
+	_, err := t.conn.Write(t.pending)
+	_ = t.conn.SetWriteDeadline(time.Time{})
+	t.pending = nil
+	s.sub.SetPending(0)
+	t.wrote.Store(s.a.clock.Now().UnixNano())
+	if err != nil || s.stateNow() == stateBlockedLast {
+		r := hub.EndUnsubscribed
+		if err != nil {
+			r = writeFailure(context.Background(), err)
+		}
+		s.end(r)
 		return
 	}
-	s.blocked.Store(false)
+	s.setState(stateServed)
 	s.a.hub.Kick(s.sub) // what was queued meanwhile
 }
 
-// end closes a served stream: its subscription, its connection (the end
-// of the response) and its place on the wheel.
-func (s *stream) end() {
-	if s.over {
+// end closes a served stream: its subscription (ending it for r unless
+// the hub ended it already), its connection (the end of the response) and
+// its place on the wheel.
+func (s *stream) end(r hub.EndReason) {
+	if s.stateNow() == stateClosed {
 		return
 	}
-	s.over = true
+	s.setState(stateClosed)
+	s.a.gone.remove(s) // before the close: its descriptor may be reused
+	s.a.hub.UnsubscribeFor(s.sub, r)
+	_ = s.srv.conn.Close()
+	s.srv.handle = nil
 	s.a.wheel.remove(s)
-	s.a.hub.Unsubscribe(s.sub)
-	_ = s.conn.Close()
-	s.handle = nil
 	s.slot.release()
-	s.a.streams.Add(-1)
+	s.a.streamClosed()
 }
 
 // wheel is the set of served streams, for keepalives: one ticker for all
@@ -194,6 +220,16 @@ func (w *wheel) remove(s *stream) {
 	w.mu.Unlock()
 }
 
+// each calls fn for every stream on the wheel (under its lock: fn must
+// not block).
+func (w *wheel) each(fn func(*stream)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for s := range w.streams {
+		fn(s)
+	}
+}
+
 func (w *wheel) len() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -214,25 +250,45 @@ func (a *API) keepaliveDue(quiet int64) bool {
 	return a.cfg.Keepalive > 0 && quiet >= int64(a.cfg.Keepalive-a.wheelTick()/2)
 }
 
+// goneLook is how often the wheel looks at every served stream for a
+// departed client where no goneWatch does (not Linux).
+const goneLook = 500 * time.Millisecond
+
 // runWheel gives every served stream that is due a keepalive a turn, each
-// wheel tick, until ctx ends.
+// wheel tick, until ctx ends. Without a goneWatch it also has every stream
+// look for its client twice a second.
 func (a *API) runWheel(ctx context.Context) {
-	if a.cfg.Keepalive <= 0 {
+	poll := a.gone == nil
+	if a.cfg.Keepalive <= 0 && !poll {
 		return
 	}
-	t := time.NewTicker(a.wheelTick())
+	tick := a.wheelTick()
+	if a.cfg.Keepalive <= 0 {
+		tick = goneLook
+	}
+	t := a.clock.NewTicker(tick)
 	defer t.Stop()
 	var due []*stream
+	lastLook := a.clock.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
-		now := time.Now().UnixNano()
+		nowT := a.clock.Now()
+		now := nowT.UnixNano()
+		look := poll && nowT.Sub(lastLook) >= goneLook
+		if look {
+			lastLook = nowT
+		}
 		a.wheel.mu.Lock()
 		for s := range a.wheel.streams {
-			if a.keepaliveDue(now - s.wrote.Load()) {
+			switch {
+			case a.keepaliveDue(now - s.srv.wrote.Load()):
+				due = append(due, s)
+			case look:
+				s.srv.look.Store(true)
 				due = append(due, s)
 			}
 		}
@@ -243,4 +299,11 @@ func (a *API) runWheel(ctx context.Context) {
 		clear(due)
 		due = due[:0]
 	}
+}
+
+// lookGone has the stream look for its client at its next turn (its
+// connection stirred).
+func (a *API) lookGone(s *stream) {
+	s.srv.look.Store(true)
+	a.hub.Kick(s.sub)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/herald-sse/herald/api"
+	"github.com/herald-sse/herald/hub"
 	"github.com/herald-sse/herald/internal/testutil"
 )
 
@@ -141,5 +142,38 @@ func TestServedStreamNoticesGoneClient(t *testing.T) {
 			t.Fatal("the stream of a gone client is still open after 3s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDepartedClientsUnregistered: with keepalives off (--keepalive 0),
+// 20 clients that close their connections are all unregistered within a
+// second, on both paths; they are counted as client_gone.
+func TestDepartedClientsUnregistered(t *testing.T) { streamModes(t, testDepartedClientsUnregistered) }
+
+func testDepartedClientsUnregistered(t *testing.T, mode testutil.Option) {
+	s := testutil.Start(t, mode, testutil.WithConfig(func(c *api.Config) { c.Keepalive = 0 }))
+	stats := s.API.Hub().Stats()
+	base := stats.Subscribers.Load()
+	const clients = 20
+	conns := make([]net.Conn, clients)
+	for i := range conns {
+		conns[i], _, _ = rawFeed(t, s, "/events/session?sessionId=*", s.Token)
+	}
+	if n := stats.Subscribers.Load(); n != base+clients {
+		t.Fatalf("%d subscribers, want %d", n, base+clients)
+	}
+	closed := time.Now()
+	for _, c := range conns {
+		c.Close()
+	}
+	for stats.Subscribers.Load() != base {
+		if time.Since(closed) > time.Second {
+			t.Fatalf("%d of %d departed clients still registered after 1s", stats.Subscribers.Load()-base, clients)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("all %d unregistered within %v", clients, time.Since(closed).Round(time.Millisecond))
+	if n := stats.EndedBy(hub.EndClientGone); n != clients {
+		t.Fatalf("%d ended as client_gone, want %d", n, clients)
 	}
 }

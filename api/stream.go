@@ -1,15 +1,21 @@
 package api
 
 import (
+	"cmp"
 	"context"
-	"net"
+	"errors"
+	"fmt"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/hub"
+	"github.com/herald-sse/herald/internal/clock"
 	"github.com/herald-sse/herald/sse"
 	"github.com/herald-sse/herald/store"
 )
@@ -26,28 +32,29 @@ import (
 //   - in its handler (live): HTTP/2, TLS, or a connection that cannot be
 //     taken over; the handler goroutine waits on the queue and writes.
 //
-// In both, exactly one goroutine writes the connection at a time.
+// Each way is a Transport (transport.go); where the stream is in its life
+// is one streamState. In both, exactly one goroutine writes the connection
+// at a time.
 type stream struct {
-	a   *API
-	sub *hub.Sub // nil for a stream that never goes live
-
-	// Exactly one of w and conn is set.
-	w    http.ResponseWriter
-	rc   *http.ResponseController
-	conn net.Conn        // the hijacked connection (response without length: it ends at close)
-	raw  syscall.RawConn // conn's, for writes that never wait; nil if it has none
-	buf  []byte
-	last herald.ID // last event written: nothing at or below it is written again
-	keep *time.Timer
-	// lastFlush is when the stream last wrote; keepalives count from it.
-	lastFlush time.Time
+	a     *API
+	sub   *hub.Sub         // nil for a stream that never goes live
+	tr    Transport        // how its bytes reach the client
+	srv   *servedTransport // tr when it is served (the writers' state), else nil
+	state atomic.Int32     // a streamState
+	buf   []byte
+	last  herald.ID // last event written: nothing at or below it is written again
+	// reason is why the stream ends when it ends itself (its client left,
+	// a write failed); EndUnsubscribed when it just finished.
+	reason hub.EndReason
+	keep   clock.Timer // handler path: fires when a keepalive is due
+	// lastFlush is when the stream last wrote (unix ns on the API's
+	// clock); a served stream's keepalives count from it.
+	lastFlush int64
 	// deadline is the write deadline set on the connection. It is pushed
 	// back only when less than half of WriteTimeout is left, so most
 	// flushes do not touch the connection's timers.
-	deadline time.Time
+	deadline int64       // unix ns; 0: none
 	slot     *streamSlot // its place under its key's cap of streams (nil: none)
-
-	served // the state of a stream served by the hub's writers
 }
 
 // openStream sends the SSE headers (and retry:) and flushes them at once.
@@ -62,66 +69,65 @@ func (a *API) openStream(w http.ResponseWriter, r *http.Request, sub *hub.Sub) *
 	s := &stream{a: a, sub: sub, slot: takeSlot(r)}
 	if sub == nil || !a.takeOver(s, w, r) {
 		w.WriteHeader(http.StatusOK)
-		s.w, s.rc = w, http.NewResponseController(w)
+		s.tr = &handlerTransport{w: w, rc: http.NewResponseController(w)}
 	}
 	if a.cfg.SSERetry > 0 {
 		s.buf = sse.AppendRetry(s.buf, int(a.cfg.SSERetry/time.Millisecond))
 	}
 	a.streams.Add(1)
+	if sub != nil && a.closing.Load() {
+		a.hub.End(sub, hub.EndShutdown) // Shutdown began: it may not have seen sub
+	}
 	_ = s.flush()
 	return s
 }
 
-// close ends the stream from its handler. A stream handed to the hub's
-// writers is theirs: they end it.
+// close ends the stream from its handler; call it deferred. A stream
+// handed to the hub's writers is theirs: they end it. A panic in the
+// handler ends the stream (the connection is cut: it may be mid-frame),
+// is logged and goes no further than net/http's handler recovery.
 func (s *stream) close() {
-	if s.handed {
+	if v := recover(); v != nil {
+		s.a.log.Error("panic in a stream; the stream is ended", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		s.reason = hub.EndPanic
+		s.closeNow()
+		panic(http.ErrAbortHandler)
+	}
+	s.closeNow()
+}
+
+func (s *stream) closeNow() {
+	if s.handedOver() {
 		return
 	}
+	s.setState(stateClosed)
 	if s.sub != nil {
-		s.a.hub.Unsubscribe(s.sub)
+		s.a.hub.UnsubscribeFor(s.sub, cmp.Or(s.reason, hub.EndUnsubscribed))
 	}
 	if s.keep != nil {
 		s.keep.Stop()
 	}
-	if s.conn != nil {
-		_ = s.conn.Close()
-	}
+	s.tr.close()
 	s.slot.release()
-	s.a.streams.Add(-1)
+	s.a.streamClosed()
 }
 
 // flush writes what is buffered in one write and flushes it. A client
 // that takes nothing for between WriteTimeout/2 and WriteTimeout fails it.
 func (s *stream) flush() error {
-	now := time.Now()
-	s.lastFlush = now
-	if s.deadline.Sub(now) < s.a.cfg.WriteTimeout/2 {
-		s.deadline = now.Add(s.a.cfg.WriteTimeout)
-		if s.conn != nil {
-			_ = s.conn.SetWriteDeadline(s.deadline)
-		} else {
-			_ = s.rc.SetWriteDeadline(s.deadline)
-		}
+	now := time.Now() // deadlines are the kernel's: real time
+	s.lastFlush = s.a.clock.Now().UnixNano()
+	var deadline time.Time
+	if time.Duration(s.deadline-now.UnixNano()) < s.a.cfg.WriteTimeout/2 {
+		deadline = now.Add(s.a.cfg.WriteTimeout)
+		s.deadline = deadline.UnixNano()
 	}
 	if s.keep != nil {
 		s.keep.Reset(s.a.cfg.Keepalive)
 	}
-	if s.conn != nil {
-		if len(s.buf) == 0 {
-			return nil
-		}
-		_, err := s.conn.Write(s.buf)
-		s.resetBuf()
-		return err
-	}
-	if len(s.buf) > 0 {
-		if _, err := s.w.Write(s.buf); err != nil {
-			return err
-		}
-		s.resetBuf()
-	}
-	return s.rc.Flush()
+	err := s.tr.write(s.buf, deadline)
+	s.resetBuf()
+	return err
 }
 
 func (s *stream) resetBuf() {
@@ -137,7 +143,7 @@ func (s *stream) keepaliveC() <-chan time.Time {
 	if s.keep == nil {
 		return nil
 	}
-	return s.keep.C
+	return s.keep.C()
 }
 
 // addRecord buffers the events of record m after the last event written.
@@ -237,49 +243,79 @@ var errStopReplay error = stopReplay{}
 // last words). A stream that was taken over is handed to the hub's
 // writers and live returns at once; the caller must then not touch it.
 func (s *stream) live(ctx context.Context, handle func(*hub.Delivery) (stop bool)) {
-	if s.raw != nil {
-		s.hand(handle)
-		return
-	}
+	s.tr.live(ctx, s, handle)
+}
+
+// liveLoop is live on the handler goroutine: it waits for deliveries, a
+// keepalive, the hub's end or ctx, and writes what is queued in one write.
+func (s *stream) liveLoop(ctx context.Context, handle func(*hub.Delivery) (stop bool)) {
+	s.setState(stateLive)
 	if s.a.cfg.Keepalive > 0 {
-		s.keep = time.NewTimer(s.a.cfg.Keepalive)
+		s.keep = s.a.clock.NewTimer(s.a.cfg.Keepalive)
 	}
 	sub := s.sub
 	start := sub.Start()
+	ready := sub.Ready()
+	var took []*hub.Delivery
 	for {
 		select {
-		case d := <-sub.C():
-			// Coalesce: take everything already queued, then write once.
+		case <-ready:
+			// Coalesce: take everything queued, then write once.
+			took = sub.Take(took[:0])
 			stop := false
-			for {
+			for _, d := range took {
 				if d.Seq > start {
 					stop = handle(d)
 				}
 				if stop {
 					break
 				}
-				select {
-				case d = <-sub.C():
-					continue
-				default:
-				}
-				break
 			}
-			if err := s.flush(); err != nil || stop {
+			clear(took)
+			if len(s.buf) == 0 && !stop {
+				continue
+			}
+			if err := s.flushOwed(ctx); err != nil || stop {
 				return
 			}
 		case <-s.keepaliveC():
 			s.buf = sse.AppendComment(s.buf, "keepalive")
-			if err := s.flush(); err != nil {
+			if err := s.flushOwed(ctx); err != nil {
 				return
 			}
 		case <-sub.Done():
 			s.a.log.Debug("stream ended by the hub", "reason", sub.Reason().String())
 			return
 		case <-ctx.Done():
+			s.reason = hub.EndClientGone
 			return
 		}
 	}
+}
+
+// flushOwed flushes the buffer as live does: while the write waits for the
+// client, what it carries counts against the stream's byte bound (with
+// what is queued meanwhile). A failed write sets the stream's end reason.
+func (s *stream) flushOwed(ctx context.Context) error {
+	s.sub.SetPending(len(s.buf))
+	err := s.flush()
+	s.sub.SetPending(0)
+	if err != nil {
+		s.reason = writeFailure(ctx, err)
+	}
+	return err
+}
+
+// writeFailure is the end reason of a stream whose write failed: slow when
+// the client took nothing for the write timeout, client_gone when it left.
+func writeFailure(ctx context.Context, err error) hub.EndReason {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return hub.EndSlow
+	case ctx.Err() != nil || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET):
+		return hub.EndClientGone
+	}
+	return hub.EndWriteError
 }
 
 // resumePoint reads Last-Event-ID (header wins over ?lastEventId=) and

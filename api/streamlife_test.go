@@ -11,6 +11,7 @@ import (
 
 	"github.com/herald-sse/herald/api"
 	"github.com/herald-sse/herald/client"
+	"github.com/herald-sse/herald/internal/clock"
 	"github.com/herald-sse/herald/internal/testutil"
 	"github.com/herald-sse/herald/store"
 )
@@ -215,7 +216,8 @@ func TestMetricsExposed(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, name := range []string{"herald_sse_connections", "herald_events_appended_total 1",
-		"herald_events_delivered_total", "herald_subscribers_ended_slow_total", "herald_store_append_seconds_bucket",
+		"herald_events_delivered_total", "herald_subscribers_ended_slow_total",
+		`herald_stream_disconnects_total{reason="slow"}`, `herald_stream_disconnects_total{reason="client_gone"}`, "herald_store_append_seconds_bucket",
 		"go_goroutines", "process_resident_memory_bytes"} {
 		if !strings.Contains(string(b), name) {
 			t.Errorf("/metrics lacks %q", name)
@@ -264,5 +266,49 @@ func TestRetentionExpiresFinishedTasks(t *testing.T) {
 	}
 	if _, err := s.Store.Last(ctx, store.Subject("task", "default", running)); err != nil {
 		t.Fatalf("running task's history: %v", err)
+	}
+}
+
+// TestKeepaliveOnTheClock: keepalives follow the API's clock, so a fake
+// clock drives them with no sleeping: a stream quiet for less than the
+// period gets none (the next thing on it is an event), one quiet for the
+// period gets one. Both ways a stream is written are checked.
+func TestKeepaliveOnTheClock(t *testing.T) { streamModes(t, testKeepaliveOnTheClock) }
+
+func testKeepaliveOnTheClock(t *testing.T, mode testutil.Option) {
+	const period = 15 * time.Second
+	fc := clock.NewFake(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := testutil.Start(t, mode, testutil.WithConfig(func(c *api.Config) {
+		c.Keepalive = period
+		c.Clock = fc
+	}))
+	s.CreateGroup(t, "default", "g")
+	u := s.CreateKey(t, "user", "default", []string{"g"}, "")
+	conn, _, br := rawFeed(t, s, "/events/session?sessionId=*", s.Token)
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // only if the server fails
+	// next returns the next event type or comment on the stream.
+	next := func() string {
+		t.Helper()
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("stream: %v", err)
+			}
+			if strings.HasPrefix(line, ":") || strings.HasPrefix(line, "event: ") {
+				return strings.TrimSpace(line)
+			}
+		}
+	}
+	fc.Advance(period - time.Second)
+	if _, err := s.Admin().ReportSession(context.Background(), sessionReport("s1", u.AccessKey, "g", "session_enqueued"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(); got != "event: session_enqueued" {
+		t.Fatalf("after %v of quiet: %q, want the event (no keepalive yet)", period-time.Second, got)
+	}
+	fc.Advance(period)
+	if got := next(); got != ":keepalive" {
+		t.Fatalf("after %v of quiet: %q, want a keepalive", period, got)
 	}
 }

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/api"
+	"github.com/herald-sse/herald/hub"
 	"github.com/herald-sse/herald/internal/testutil"
 	"github.com/herald-sse/herald/sse"
 )
@@ -249,12 +252,23 @@ func TestTaskFeedResume(t *testing.T) {
 	}
 }
 
-// TestSlowSubscriberEnded: a subscriber that stops reading is ended once its
-// queue is full, while 100 others keep receiving everything.
+// TestSlowSubscriberEnded: a subscriber that stops reading is ended once it
+// owes more than its byte bound, while 100 others that keep up receive
+// everything. The producer never runs more than fastLag events ahead of
+// the slowest fast reader, so those owe at most a fifth of the bound
+// however busy the machine is: the outcome does not depend on timing.
 func TestSlowSubscriberEnded(t *testing.T) { streamModes(t, testSlowSubscriberEnded) }
 
 func testSlowSubscriberEnded(t *testing.T, mode testutil.Option) {
-	s := testutil.Start(t, mode, testutil.WithConfig(func(c *api.Config) { c.QueueSize = 16; c.WriteTimeout = 2 * time.Second }))
+	const (
+		eventSize = 16 << 10
+		bound     = 16 * eventSize // MaxPendingBytes
+		fastLag   = 3              // events a fast reader may be behind
+	)
+	s := testutil.Start(t, mode, testutil.WithConfig(func(c *api.Config) {
+		c.MaxPendingBytes = bound
+		c.WriteTimeout = 2 * time.Second
+	}))
 	ctx := context.Background()
 	svc := s.CreateKey(t, "service", "default", nil, "")
 	c := s.Client(svc.Token)
@@ -263,18 +277,41 @@ func testSlowSubscriberEnded(t *testing.T, mode testutil.Option) {
 		t.Fatal(err)
 	}
 	// The slow one: opens the feed and never reads, on a socket with a tiny
-	// receive buffer, so its handler's writes stall after a few KB and its
-	// queue overflows.
+	// receive buffer, so the server's writes stall and what it owes grows.
 	slowResp := openStalled(t, s.URL+feedPath(id), svc.Token)
 	defer slowResp.Body.Close()
 	const fast = 100
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	moved := sync.NewCond(&mu)
 	counts := make([]int, fast)
+	over := make([]bool, fast) // the reader stopped (an error, or server_close)
+	count := func(i int, end bool) {
+		mu.Lock()
+		if end {
+			over[i] = true
+		} else {
+			counts[i]++
+		}
+		moved.Broadcast()
+		mu.Unlock()
+	}
+	// slowest is the fewest events a fast reader that still runs has read.
+	slowest := func() int {
+		n := math.MaxInt
+		for i, c := range counts {
+			if !over[i] {
+				n = min(n, c)
+			}
+		}
+		return n
+	}
 	for i := 0; i < fast; i++ {
 		f := s.OpenFeed(t, feedPath(id), svc.Token, nil)
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			defer count(i, true)
 			// Count frames cheaply: these events are 16 KB each.
 			br := bufio.NewReaderSize(f.Resp.Body, 64<<10)
 			for {
@@ -283,34 +320,37 @@ func testSlowSubscriberEnded(t *testing.T, mode testutil.Option) {
 					continue
 				}
 				if err != nil {
-					t.Errorf("fast subscriber %d: %v after %d events", i, err, counts[i])
+					t.Errorf("fast subscriber %d: %v", i, err)
 					return
 				}
 				if bytes.HasPrefix(line, []byte("event: ")) {
 					if bytes.Equal(line, []byte("event: server_close\n")) {
 						return
 					}
-					counts[i]++
+					count(i, false)
 				}
 			}
 		}(i)
 	}
-	pad := make([]byte, 16<<10)
-	for i := range pad {
-		pad[i] = 'x'
-	}
-	msg := string(pad)
-	const updates = 400
-	ended := false
-	for p := int64(1); p <= updates; p++ {
-		if _, err := c.TaskProgress(ctx, id, p, -1, &msg); err != nil {
+	msg := strings.Repeat("x", eventSize)
+	// Write until the slow one is ended: once the socket buffers between it
+	// and the server are full (4 MB here), it owes the bound within 16
+	// events. maxUpdates (32 MB) only stops a broken server.
+	const maxUpdates = 2000
+	st := s.API.Hub().Stats()
+	updates := 0
+	for p := 1; p <= maxUpdates && st.EndedBy(hub.EndSlow) == 0; p++ {
+		updates = p
+		if _, err := c.TaskProgress(ctx, id, int64(p), -1, &msg); err != nil {
 			t.Fatal(err)
 		}
-		if !ended && s.API.Hub().Stats().EndedSlow.Load() > 0 {
-			ended = true
-			t.Logf("slow subscriber ended after %d updates", p)
+		mu.Lock()
+		for slowest() < p+1-fastLag { // +1: the task's first event
+			moved.Wait()
 		}
+		mu.Unlock()
 	}
+	t.Logf("the slow subscriber was ended after %d updates", updates)
 	if _, err := c.FinishTask(ctx, id, "done", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +360,7 @@ func testSlowSubscriberEnded(t *testing.T, mode testutil.Option) {
 			t.Fatalf("fast subscriber %d got %d events, want %d", i, n, updates+2)
 		}
 	}
-	if got := s.API.Hub().Stats().EndedSlow.Load(); got != 1 {
+	if got := st.EndedBy(hub.EndSlow); got != 1 {
 		t.Fatalf("%d subscribers ended as slow, want exactly 1", got)
 	}
 }

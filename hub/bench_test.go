@@ -18,7 +18,7 @@ import (
 // benchData is a typical herald event payload of 150 bytes (as in sse).
 const benchData = `{"id":"sess_01J9ZK3Q8W","state":"running","node":"node-eu-west-1a-07","owner":"user7","updated_at":"2025-01-01T12:00:00.000Z","attempt":3,"exit":null}`
 
-// benchQueue is the subscribers' queue size: the server's default.
+// benchQueue bounds the subscribers' queues (the old default --queue-size).
 const benchQueue = 256
 
 // batch is how many events the benchmark dispatches before it waits for
@@ -42,29 +42,27 @@ type drainer struct {
 const keepalive = 15 * time.Second
 
 // run is the handler loop of api/stream.go's live, minus the socket write:
-// it selects on the queue, a keepalive timer, the hub's Done and a
-// connection context; it takes one delivery, drains whatever else is
-// queued, then "flushes" once (which resets the keepalive timer).
+// it selects on the queue's Ready, a keepalive timer, the hub's Done and a
+// connection context; it drains whatever is queued, then "flushes" once
+// (which resets the keepalive timer).
 func (d *drainer) run(wg *sync.WaitGroup) {
 	defer wg.Done()
-	c, done := d.sub.C(), d.sub.Done()
+	c, done := d.sub.Ready(), d.sub.Done()
+	var took []*hub.Delivery
 	keep := time.NewTimer(keepalive)
 	defer keep.Stop()
 	ctxDone := make(chan struct{}) // the request context's Done (never closed here)
 	for {
 		select {
-		case x := <-c:
-			n := uint64(1)
-			d.bytes += uint64(len(x.Frames[0]))
-		drain:
-			for {
-				select {
-				case x = <-c:
-					n++
-					d.bytes += uint64(len(x.Frames[0]))
-				default:
-					break drain
-				}
+		case <-c:
+			took = d.sub.Take(took[:0])
+			n := uint64(len(took))
+			for _, x := range took {
+				d.bytes += uint64(len(x.Frames[0]))
+			}
+			clear(took)
+			if n == 0 {
+				continue
 			}
 			keep.Reset(keepalive)
 			d.wakes++
@@ -113,7 +111,7 @@ func newFanout(total, topics int) *fanout { return newFanoutMode(total, topics, 
 // newFanoutMode is newFanout with the subscribers served by the hub's
 // writers (served) instead of a goroutine each.
 func newFanoutMode(total, topics int, served bool) *fanout {
-	f := &fanout{h: hub.New(benchQueue), topics: make([]string, topics), subs: make([][]*drainer, topics)}
+	f := &fanout{h: hub.New(hub.Config{MaxQueue: benchQueue}), topics: make([]string, topics), subs: make([][]*drainer, topics)}
 	for i := range f.topics {
 		f.topics[i] = fmt.Sprintf("task/%08d-0000-4000-8000-000000000000", i)
 	}

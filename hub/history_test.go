@@ -15,7 +15,7 @@ func histDelivery(seq uint64, at time.Time) *Delivery {
 // byte bound, says from where it holds everything (lo), and returns the
 // asked range in order.
 func TestHistoryBounds(t *testing.T) {
-	h := New(8)
+	h := New(Config{MaxQueue: 8})
 	if ds, lo := h.History(0, 10, nil); ds != nil || lo != ^uint64(0) {
 		t.Fatalf("without KeepHistory: %d deliveries, lo %d", len(ds), lo)
 	}
@@ -50,7 +50,7 @@ func TestHistoryBounds(t *testing.T) {
 // TestHistoryAge: deliveries older than the age bound are not served (the
 // store may have purged them), and lo says so.
 func TestHistoryAge(t *testing.T) {
-	h := New(8)
+	h := New(Config{MaxQueue: 8})
 	h.KeepHistory(1<<20, time.Hour)
 	old := time.Now().Add(-2 * time.Hour)
 	h.hist.mu.Lock()

@@ -1,9 +1,10 @@
 // Package hub fans live events out to subscribers. Each subscriber is
 // registered under one or more topics (the entity, owner, domain or "*"
-// it follows) and has a bounded queue; Dispatch never blocks: a subscriber
-// whose queue is full is ended and resumes by id.
+// it follows) and a queue bounded in bytes; Dispatch never blocks, neither
+// for a subscriber nor for the hub's writers: a subscriber that would owe
+// more than its bound is ended (as slow) and resumes by id.
 //
-// A subscriber is drained either by a goroutine of its own (C) or by the
+// A subscriber is drained either by a goroutine of its own (Ready) or by the
 // hub's few writer goroutines (Serve), which take turns over the streams
 // with deliveries queued and write each one's backlog in one write.
 //
@@ -14,13 +15,33 @@
 package hub
 
 import (
+	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 const shardCount = 64
+
+// DefaultMaxPendingBytes is the default Config.MaxPendingBytes: 1 MiB, some
+// 5,000 typical events, so a subscriber that keeps up on average is not
+// cut by a burst.
+const DefaultMaxPendingBytes = 1 << 20
+
+// Config holds a hub's settings.
+type Config struct {
+	// MaxPendingBytes bounds what one subscriber may owe: the deliveries
+	// queued for it plus what its stream took and has not written yet. A
+	// subscriber that would owe more is ended as slow. 0 means
+	// DefaultMaxPendingBytes.
+	MaxPendingBytes int64
+	// MaxQueue, when > 0, also bounds the number of queued deliveries
+	// (the deprecated --queue-size).
+	MaxQueue int
+	// Log receives panics of serve functions; nil discards.
+	Log *slog.Logger
+}
 
 // Hub is the live fan-out of one herald process.
 type Hub struct {
@@ -31,11 +52,12 @@ type Hub struct {
 	keysMu sync.Mutex
 	byKey  map[string]map[*Sub]struct{} // access key → its subscribers
 
-	queueSize int
-	stats     Stats
-	pool      writerPool
-	hist      history
-	gen       atomic.Uint64 // Dispatch calls that delivered to a served subscriber
+	maxBytes int64
+	maxQueue int
+	log      *slog.Logger
+	stats    Stats
+	pool     writerPool
+	hist     history
 }
 
 type shard struct {
@@ -47,16 +69,29 @@ type shard struct {
 type Stats struct {
 	Subscribers atomic.Int64
 	Delivered   atomic.Uint64 // deliveries queued to subscribers
-	EndedSlow   atomic.Uint64 // subscribers ended because their queue was full
+	EndedSlow   atomic.Uint64 // subscribers ended as slow (also EndedBy(EndSlow))
+	ended       [endReasons]atomic.Uint64
 }
 
-// New returns a hub whose subscribers queue up to queueSize deliveries.
-func New(queueSize int) *Hub {
-	if queueSize <= 0 {
-		queueSize = 256
+// EndedBy is how many subscriptions ended for r.
+func (st *Stats) EndedBy(r EndReason) uint64 {
+	if r < 0 || r >= endReasons {
+		return 0
 	}
-	h := &Hub{seed: maphash.MakeSeed(), byKey: map[string]map[*Sub]struct{}{}, queueSize: queueSize}
-	h.pool.init()
+	return st.ended[r].Load()
+}
+
+// New returns a hub with the settings of cfg. Close stops its writers.
+func New(cfg Config) *Hub {
+	if cfg.MaxPendingBytes <= 0 {
+		cfg.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{seed: maphash.MakeSeed(), byKey: map[string]map[*Sub]struct{}{},
+		maxBytes: cfg.MaxPendingBytes, maxQueue: cfg.MaxQueue, log: cfg.Log}
+	h.pool.init(h)
 	for i := range h.shards {
 		h.shards[i].subs = map[string]map[*Sub]struct{}{}
 	}
@@ -77,7 +112,6 @@ func (h *Hub) shard(topic string) *shard {
 // after: records with a higher sequence reach s.C; those at or below must
 // come from history (s drops live deliveries at or below it itself).
 func (h *Hub) Subscribe(s *Sub) uint64 {
-	s.qsize = h.queueSize
 	s.done = make(chan struct{})
 	for _, t := range s.Topics {
 		sh := h.shard(t)
@@ -105,8 +139,13 @@ func (h *Hub) Subscribe(s *Sub) uint64 {
 	return s.start
 }
 
-// Unsubscribe removes s; it is safe to call more than once.
-func (h *Hub) Unsubscribe(s *Sub) {
+// Unsubscribe removes s; it is safe to call more than once. A subscription
+// still running ends as EndUnsubscribed.
+func (h *Hub) Unsubscribe(s *Sub) { h.UnsubscribeFor(s, EndUnsubscribed) }
+
+// UnsubscribeFor removes s; a subscription still running ends for r (the
+// stream knows why it stops: its client left, a write failed...).
+func (h *Hub) UnsubscribeFor(s *Sub, r EndReason) {
 	if !s.removed.CompareAndSwap(false, true) {
 		return
 	}
@@ -133,77 +172,82 @@ func (h *Hub) Unsubscribe(s *Sub) {
 	}
 	h.stats.Subscribers.Add(-1)
 	s.serve.Store(nil) // its stream is over: no more turns
-	h.end(s, EndUnsubscribed)
+	h.end(s, r)
 }
 
-// end ends s for r (see Sub.end); a served subscriber gets a turn to see
-// it.
+// End ends s for r (the stream closes; its client resumes by id); it
+// reports whether s was still running.
+func (h *Hub) End(s *Sub, r EndReason) bool { return h.end(s, r) }
+
+// end ends s for r (see Sub.end) and counts it; a served subscriber gets a
+// turn to see it.
 func (h *Hub) end(s *Sub, r EndReason) bool {
 	if !s.end(r) {
 		return false
+	}
+	h.stats.ended[r].Add(1)
+	if r == EndSlow {
+		h.stats.EndedSlow.Add(1)
 	}
 	h.Kick(s)
 	return true
 }
 
 // Dispatch delivers d to every subscriber of its topics whose Match
-// accepts it. It never waits for a subscriber: one whose queue is full is
-// ended. It may wait (up to a second) for the hub's writers when they fall
-// behind (see Serve). Call it from one goroutine, in sequence order.
+// accepts it. It never waits, neither for a subscriber nor for the hub's
+// writers: a subscriber that would owe more than its byte bound is ended
+// as slow, so one tenant's large fan-out never holds up the tail (and the
+// write acknowledgements of others). Call it from one goroutine, in
+// sequence order.
 func (h *Hub) Dispatch(d *Delivery, topics ...string) {
 	h.hist.remember(d) // before cur moves: a Subscribe that starts after d finds it in History
 	h.cur.Store(d.Seq)
-	gen := h.gen.Load() + 1
-	woke := false
+	d.cost()
 	for _, t := range topics {
 		sh := h.shard(t)
 		sh.mu.RLock()
 		for s := range sh.subs[t] {
-			if s.Match != nil && !s.Match(d) {
+			if s.Match != nil && !h.match(s, d) {
 				continue
 			}
-			select {
-			case s.queue() <- d:
+			if s.push(d, h.maxBytes, h.maxQueue) {
 				h.stats.Delivered.Add(1)
 				if s.serve.Load() != nil {
-					h.wake(s, gen)
-					woke = true
+					h.wake(s)
 				}
-			default:
-				if h.end(s, EndSlow) {
-					h.stats.EndedSlow.Add(1)
-				}
+				continue
 			}
+			h.end(s, EndSlow)
 		}
 		sh.mu.RUnlock()
 	}
-	if woke {
-		h.gen.Store(gen)
-		h.pool.waitCaughtUp(gen, dispatchLag(h.queueSize), time.Second)
-	}
 }
 
-// dispatchLag is how many dispatches the writers may fall behind before
-// the dispatcher waits for them: 8, or a quarter of small queues. It also
-// bounds how many events one write carries under load, and so the latency
-// that batching adds.
-func dispatchLag(queueSize int) uint64 {
-	return uint64(min(8, max(1, queueSize/4)))
+// match runs s's Match on d. A panic in it ends s (EndPanic) and is
+// logged; the dispatch goes on to the others.
+func (h *Hub) match(s *Sub, d *Delivery) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.Error("panic in a stream's Match; the stream is ended", "seq", d.Seq, "panic", fmt.Sprint(v))
+			h.end(s, EndPanic)
+			ok = false
+		}
+	}()
+	return s.Match(d)
 }
 
 // EndSlow ends s as a slow consumer: its client took no write for the
 // write timeout. It resumes by id.
-func (h *Hub) EndSlow(s *Sub) {
-	if h.end(s, EndSlow) {
-		h.stats.EndedSlow.Add(1)
-	}
-}
+func (h *Hub) EndSlow(s *Sub) { h.end(s, EndSlow) }
 
 // Advance records that seq was processed without anything to dispatch.
 func (h *Hub) Advance(seq uint64) { h.cur.Store(seq) }
 
 // EndKey ends every stream of an access key (the key was revoked).
-func (h *Hub) EndKey(key string) {
+func (h *Hub) EndKey(key string) { h.EndKeyFor(key, EndRevoked) }
+
+// EndKeyFor ends every stream of an access key for r.
+func (h *Hub) EndKeyFor(key string, r EndReason) {
 	h.keysMu.Lock()
 	subs := make([]*Sub, 0, len(h.byKey[key]))
 	for s := range h.byKey[key] {
@@ -211,7 +255,7 @@ func (h *Hub) EndKey(key string) {
 	}
 	h.keysMu.Unlock()
 	for _, s := range subs {
-		h.end(s, EndRevoked)
+		h.end(s, r)
 	}
 }
 
@@ -232,14 +276,31 @@ func (h *Hub) EndLogin(key, login string) {
 
 // EndAll ends every subscriber (shutdown).
 func (h *Hub) EndAll() {
+	for _, s := range h.Subs() {
+		h.end(s, EndShutdown)
+	}
+}
+
+// Subs returns every subscriber registered now, each once.
+func (h *Hub) Subs() []*Sub {
+	seen := map[*Sub]struct{}{}
+	var subs []*Sub
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
 		for _, m := range sh.subs {
 			for s := range m {
-				h.end(s, EndShutdown)
+				if _, ok := seen[s]; !ok {
+					seen[s] = struct{}{}
+					subs = append(subs, s)
+				}
 			}
 		}
 		sh.mu.RUnlock()
 	}
+	return subs
 }
+
+// Close stops the hub's writers and waits for them; turns still due are
+// run first. Call it after the streams ended (API.Shutdown).
+func (h *Hub) Close() { h.pool.close() }

@@ -16,7 +16,7 @@ func delivery(seq uint64) *Delivery {
 // deliveries above Start is exactly every record, once.
 func TestHandOffNoGapNoDuplicate(t *testing.T) {
 	const records = 5000
-	h := New(records + 1)
+	h := New(Config{MaxQueue: records + 1})
 	var wg sync.WaitGroup
 	type result struct {
 		start uint64
@@ -44,15 +44,9 @@ func TestHandOffNoGapNoDuplicate(t *testing.T) {
 	for s := range subs {
 		var r result
 		r.start = s.Start()
-	drain:
-		for {
-			select {
-			case d := <-s.C():
-				if d.Seq > r.start { // what the handler keeps; history covers ≤ start
-					r.live = append(r.live, d.Seq)
-				}
-			default:
-				break drain
+		for d, ok := s.Next(); ok; d, ok = s.Next() {
+			if d.Seq > r.start { // what the handler keeps; history covers ≤ start
+				r.live = append(r.live, d.Seq)
 			}
 		}
 		results <- r
@@ -83,14 +77,16 @@ func TestHandOffNoGapNoDuplicate(t *testing.T) {
 
 // TestSlowSubscriberEndedOthersNot: a full queue ends only its subscriber.
 func TestSlowSubscriberEndedOthersNot(t *testing.T) {
-	h := New(4)
+	h := New(Config{MaxQueue: 4})
 	slow := &Sub{Topics: []string{"t"}, Key: "K1"}
 	fast := &Sub{Topics: []string{"t"}}
 	h.Subscribe(slow)
 	h.Subscribe(fast)
 	for seq := uint64(1); seq <= 10; seq++ {
 		h.Dispatch(delivery(seq), "t")
-		<-fast.C()
+		if _, ok := fast.Next(); !ok {
+			t.Fatal("fast subscriber got nothing")
+		}
 	}
 	select {
 	case <-slow.Done():
@@ -116,7 +112,7 @@ func TestSlowSubscriberEndedOthersNot(t *testing.T) {
 // TestMatchFiltersAndTopicsRoute: only subscribers of the dispatched
 // topics whose Match accepts the delivery receive it.
 func TestMatchFiltersAndTopicsRoute(t *testing.T) {
-	h := New(8)
+	h := New(Config{MaxQueue: 8})
 	even := &Sub{Topics: []string{"a"}, Match: func(d *Delivery) bool { return d.Seq%2 == 0 }}
 	other := &Sub{Topics: []string{"b"}}
 	h.Subscribe(even)
@@ -124,7 +120,9 @@ func TestMatchFiltersAndTopicsRoute(t *testing.T) {
 	for seq := uint64(1); seq <= 4; seq++ {
 		h.Dispatch(delivery(seq), "a")
 	}
-	if len(even.C()) != 2 || len(other.C()) != 0 {
-		t.Fatalf("even got %d, other got %d", len(even.C()), len(other.C()))
+	ne, _ := even.Queued()
+	no, _ := other.Queued()
+	if ne != 2 || no != 0 {
+		t.Fatalf("even got %d, other got %d", ne, no)
 	}
 }

@@ -1,6 +1,9 @@
 package hub
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,7 +77,7 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 // TestServeInOrder: subscribers served by several writers get every record
 // once, in order, and no serve function runs twice at once.
 func TestServeInOrder(t *testing.T) {
-	h := New(4096)
+	h := New(Config{MaxQueue: 4096})
 	h.pool.max = 4
 	xs := serveSubs(h, 50, "t")
 	for _, x := range xs {
@@ -106,7 +109,7 @@ func TestServeInOrder(t *testing.T) {
 // not hold up the dispatcher or the others: its queue overflows and it is
 // ended as slow, while the others get everything.
 func TestServeStuckSubscriber(t *testing.T) {
-	h := New(8)
+	h := New(Config{MaxQueue: 8})
 	stuck := serveSubs(h, 1, "t")[0]
 	stuck.take.Store(false)
 	others := serveSubs(h, 20, "t")
@@ -139,7 +142,7 @@ func TestServeStuckSubscriber(t *testing.T) {
 // ends it (so its stream can finish) and when kicked with nothing queued;
 // after Unsubscribe it gets no more turns.
 func TestServeTurnOnEndAndKick(t *testing.T) {
-	h := New(8)
+	h := New(Config{MaxQueue: 8})
 	x := serveSubs(h, 1, "t")[0]
 	waitUntil(t, 5*time.Second, "the first turn", func() bool { return x.turns.Load() == 1 })
 	h.Kick(x.s)
@@ -161,17 +164,75 @@ func TestServeTurnOnEndAndKick(t *testing.T) {
 // TestIdleSubscriberHasNoQueue: a subscriber that never got a delivery
 // holds no queue.
 func TestIdleSubscriberHasNoQueue(t *testing.T) {
-	h := New(256)
+	h := New(Config{MaxQueue: 256})
 	s := &Sub{Topics: []string{"a"}}
 	h.Subscribe(s)
-	if s.c.Load() != nil {
+	if s.qu != nil {
 		t.Fatal("queue made at Subscribe")
 	}
-	if _, ok := s.Next(); ok || s.c.Load() != nil {
+	if _, ok := s.Next(); ok || s.qu != nil {
 		t.Fatal("Next made a queue")
 	}
 	h.Dispatch(delivery(1), "a")
 	if d, ok := s.Next(); !ok || d.Seq != 1 {
 		t.Fatal("the delivery is not queued")
+	}
+}
+
+// TestServePanicEndsOnlyItsStream: a serve function that panics ends its
+// own subscriber (EndPanic, logged); the writers live on and serve the
+// others, and Close stops them.
+func TestServePanicEndsOnlyItsStream(t *testing.T) {
+	var logged bytes.Buffer
+	var logMu sync.Mutex
+	h := New(Config{Log: slog.New(slog.NewTextHandler(&lockedWriter{&logMu, &logged}, nil))})
+	bad := &Sub{Topics: []string{"t"}}
+	h.Subscribe(bad)
+	h.Serve(bad, func() {
+		if _, ok := bad.Next(); ok {
+			panic("boom")
+		}
+	})
+	others := serveSubs(h, 5, "t")
+	for seq := uint64(1); seq <= 10; seq++ {
+		h.Dispatch(delivery(seq), "t")
+	}
+	for _, x := range others {
+		waitUntil(t, 5*time.Second, "the others served", func() bool { return x.count() == 10 })
+	}
+	if bad.Reason() != EndPanic || h.Stats().EndedBy(EndPanic) != 1 {
+		t.Fatalf("panicking subscriber: reason %v, %d ended by panic", bad.Reason(), h.Stats().EndedBy(EndPanic))
+	}
+	logMu.Lock()
+	if !strings.Contains(logged.String(), "boom") {
+		t.Fatalf("panic not logged: %q", logged.String())
+	}
+	logMu.Unlock()
+	h.Close()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// TestMatchPanicEndsOnlyItsStream: a Match that panics (it runs on the
+// dispatcher) ends its subscriber; the dispatch reaches the others.
+func TestMatchPanicEndsOnlyItsStream(t *testing.T) {
+	h := New(Config{})
+	defer h.Close()
+	bad := &Sub{Topics: []string{"t"}, Match: func(*Delivery) bool { panic("bad match") }}
+	good := &Sub{Topics: []string{"t"}, Match: func(*Delivery) bool { return true }}
+	h.Subscribe(bad)
+	h.Subscribe(good)
+	h.Dispatch(delivery(1), "t")
+	if n, _ := good.Queued(); n != 1 || bad.Reason() != EndPanic {
+		t.Fatalf("good got %d, bad ended for %v", n, bad.Reason())
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/herald-sse/herald/api"
+	"github.com/herald-sse/herald/hub"
 	"github.com/herald-sse/herald/internal/netlimit"
 	"github.com/herald-sse/herald/store"
 	"github.com/herald-sse/herald/views"
@@ -42,6 +43,8 @@ type serveOpts struct {
 	limits                                               limitOpts
 	maxStoreBytes, natsCreds                             string
 	replicas                                             int
+	maxPendingBytes                                      int64
+	shutdownSpread                                       time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -81,7 +84,9 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.DurationVar(&o.votingTimeout, "voting-timeout", 60*time.Second, "push jobs: how long nodes may take to vote")
 	f.DurationVar(&o.heartbeat, "heartbeat-interval", 10*time.Second, "push jobs: node heartbeat interval (down after 3 missed)")
 	f.BoolVar(&o.strictLookup, "strict-session-lookup", false, "refuse /events/session for a sessionId that matches no visible session")
-	f.IntVar(&o.queueSize, "queue-size", 256, "events queued per subscriber before a slow one is disconnected")
+	f.IntVar(&o.queueSize, "queue-size", 0, "deprecated: also bound the events queued per subscriber by count (0 = no count bound; --max-pending-bytes bounds them)")
+	_ = f.MarkDeprecated("queue-size", "streams are bounded in bytes now; use --max-pending-bytes (a count given here still applies)")
+	f.Int64Var(&o.maxPendingBytes, "max-pending-bytes", hub.DefaultMaxPendingBytes, "bytes a stream may owe its client (events queued plus written and not yet taken) before it is ended as slow; the client resumes by id")
 	f.IntVar(&o.replayCacheMB, "replay-cache-mb", api.DefaultReplayCache>>20, "MiB of recent events kept in memory for resuming clients, so they need not read the store (0 disables)")
 	f.StringVar(&o.publicURL, "public-url", "", "scheme://host[:port] of the Location, uri and Link URLs herald answers with (default: the scheme and the address it listens on; never the Host header)")
 	f.IntVar(&o.maxOpenJobs, "max-open-jobs", api.DefaultMaxOpenJobs, "push jobs: unfinished jobs one organization may have; past it a start is refused with 429 (0: no cap)")
@@ -89,6 +94,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.IntVar(&o.idempotencyCacheMB, "idempotency-cache-mb", views.DefaultIdempotencyBytes>>20, "MiB of recent Idempotency-Keys remembered (for an hour); past it the oldest are forgotten (0: no bound)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server to this file until it stops (for herald bench --server-arg)")
 	_ = f.MarkHidden("cpuprofile")
+	f.DurationVar(&o.shutdownSpread, "shutdown-spread", 2*time.Second, "on shutdown, end the open streams at random moments over this window, so clients do not all reconnect at once (0 ends them at once)")
 	f.BoolVar(&o.handlerWrites, "handler-writes", false, "write every stream from its own goroutine, as TLS and HTTP/2 streams are (for comparison)")
 	_ = f.MarkHidden("handler-writes")
 	o.limits.flags(f)
@@ -162,6 +168,12 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if err := o.limits.validate(); err != nil {
 		return err
 	}
+	if o.maxPendingBytes < 4<<10 {
+		return fmt.Errorf("--max-pending-bytes %d: give at least 4096 (default %d)", o.maxPendingBytes, hub.DefaultMaxPendingBytes)
+	}
+	if o.shutdownSpread < 0 {
+		return errors.New("--shutdown-spread must not be negative")
+	}
 	if o.votingTimeout <= 0 || o.heartbeat <= 0 {
 		return errors.New("--voting-timeout and --heartbeat-interval must be positive durations, such as 60s and 10s")
 	}
@@ -225,15 +237,19 @@ func runServe(ctx context.Context, o serveOpts) error {
 		MaxRunningTasks:  maxOpenJobs(o.maxRunningTasks),
 		Keepalive:        o.keepalive, Retention: o.retention, SSERetry: retry, CORSOrigins: o.corsOrigins,
 		StrictSessionLookup: o.strictLookup, TLS: o.tlsCert != "", QueueSize: o.queueSize,
+		MaxPendingBytes: o.maxPendingBytes, ShutdownSpread: o.shutdownSpread,
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
 		MaxStreamsPerKey: o.limits.maxStreamsPerKey, RateWrites: o.limits.rateWrites,
 		RateLogins: o.limits.rateLogins, RateAuthFailures: o.limits.rateAuthFailures, Listener: ln,
 	}, st, log)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
-	defer cancelRun()
-	runDone := make(chan error, 1)
-	go func() { runDone <- a.Run(runCtx) }()
+	var runErr error
+	runDone := make(chan struct{})
+	go func() { runErr = a.Run(runCtx); close(runDone) }()
+	// The tail stops (Run returns) before the store closes (deferred above),
+	// and the api releases its writers after both.
+	defer func() { cancelRun(); <-runDone; _ = a.Close() }()
 
 	srv := &http.Server{Handler: netlimit.BodyDeadline(a, o.limits.readTimeout), ReadHeaderTimeout: o.limits.readTimeout,
 		IdleTimeout: 2 * time.Minute, ConnContext: netlimit.ConnContext,
@@ -248,7 +264,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 	}()
 
 	if err := a.WaitReady(ctx); err != nil {
-		return shutdown(a, srv, log)
+		return shutdown(a, srv, log, o.shutdownSpread)
 	}
 	token, err := a.Bootstrap(ctx, o.bootstrap)
 	if err != nil {
@@ -276,22 +292,28 @@ func runServe(ctx context.Context, o serveOpts) error {
 
 	select {
 	case <-ctx.Done():
-		return shutdown(a, srv, log)
+		return shutdown(a, srv, log, o.shutdownSpread)
 	case err := <-serveDone:
 		return err
-	case err := <-runDone:
-		if err != nil {
-			return fmt.Errorf("following the store: %w", err)
+	case <-runDone:
+		if runErr != nil {
+			return fmt.Errorf("following the store: %w", runErr)
 		}
 		return nil
 	}
 }
 
-func shutdown(a *api.API, srv *http.Server, log *slog.Logger) error {
-	log.Info("shutting down: ending streams")
-	a.Shutdown()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// shutdown stops taking streams, ends the open ones spread over spread,
+// then lets in-flight requests finish (writes need the tail, which runs
+// until runServe's deferred stop, after this). Past spread+10s what is
+// left is cut.
+func shutdown(a *api.API, srv *http.Server, log *slog.Logger, spread time.Duration) error {
+	log.Info("shutting down: ending streams", "spread", spread)
+	ctx, cancel := context.WithTimeout(context.Background(), spread+10*time.Second)
 	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		log.Warn("streams did not end in time; their connections were closed", "err", err)
+	}
 	if err := srv.Shutdown(ctx); err != nil {
 		srv.Close()
 	}

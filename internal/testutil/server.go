@@ -139,12 +139,13 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	s.API.Shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	_ = s.API.Shutdown(ctx)
 	_ = s.srv.Shutdown(ctx)
 	s.cancel()
 	<-s.done
+	_ = s.API.Close()
 	s.Store.Close()
 }
 
