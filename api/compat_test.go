@@ -2,9 +2,12 @@ package api_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-sse/herald/internal/testutil"
 )
@@ -78,5 +81,66 @@ func TestFeedsAcceptJSONOnly(t *testing.T) {
 			f := s.OpenFeed(t, path, svc.Token, map[string]string{"Accept": accept})
 			f.Close()
 		}
+	}
+}
+
+// TestFinishedFeedResumedAtEnd204: a finished task's feed, or a finished
+// job's, resumed at its last event answers 204 with no body (SPEC §4,
+// §5.3); resumed earlier, it still sends what is left.
+func TestFinishedFeedResumedAtEnd204(t *testing.T) {
+	s := testutil.Start(t)
+	ctx := context.Background()
+	svc := s.CreateKey(t, "service", "default", nil, "")
+	c := s.Client(svc.Token)
+	id, err := c.CreateTask(ctx, 10, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TaskProgress(ctx, id, 5, -1, nil); err != nil {
+		t.Fatal(err)
+	}
+	live := s.OpenFeed(t, feedPath(id), svc.Token, nil)
+	if _, err := c.FinishTask(ctx, id, "cancel", nil); err != nil {
+		t.Fatal(err)
+	}
+	all, err := readTaskFeed(t, live)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("full history: %v %v", pjNames(all), err)
+	}
+	// Resumed before the end: what is left, then server_close.
+	rest, err := readTaskFeed(t, s.OpenFeed(t, feedPath(id), svc.Token, map[string]string{"Last-Event-ID": all[0].ID}))
+	if err != nil || pjNames(rest) != pjNames(all[1:]) {
+		t.Fatalf("resumed at the first event: %v %v", pjNames(rest), err)
+	}
+	end := all[2].ID
+	want204(t, s, feedPath(id), svc.Token, map[string]string{"Last-Event-ID": end})
+	want204(t, s, feedPath(id)+"&lastEventId="+url.QueryEscape(end), svc.Token, nil)
+
+	// A job that ended at once (its node is offline): resumed from its
+	// start event, the rest; resumed at job_complete, 204.
+	resp := pjDo(t, s, "POST", "/organizations/default/pushy/jobs", svc.Token, `{"command":"x","nodes":["off"]}`, map[string]string{"Content-Type": "application/json"})
+	resp.Body.Close()
+	startID := resp.Header.Get("Herald-Event-Id")
+	loc := resp.Header.Get("Location")
+	job := loc[strings.LastIndexByte(loc, '/')+1:]
+	if resp.StatusCode != 201 || startID == "" {
+		t.Fatalf("start job: %d", resp.StatusCode)
+	}
+	pjWaitStatus(t, c, "default", job, "quorum_failed")
+	evs, err := pjReadAll(t, s.OpenFeed(t, jobFeedPath("default", job), svc.Token, map[string]string{"Last-Event-ID": startID}), 5*time.Second)
+	if err != nil || len(evs) == 0 || evs[len(evs)-1].Type != "job_complete" {
+		t.Fatalf("job resumed from start: %v %v", pjNames(evs), err)
+	}
+	want204(t, s, jobFeedPath("default", job), svc.Token, map[string]string{"Last-Event-ID": evs[len(evs)-1].ID})
+}
+
+// want204 GETs a feed and wants 204 with an empty body.
+func want204(t *testing.T, s *testutil.Server, path, token string, h map[string]string) {
+	t.Helper()
+	resp := s.Get(t, context.Background(), path, token, h)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusNoContent || len(b) != 0 {
+		t.Fatalf("GET %s %v: %d %q, want 204 and no body", path, h, resp.StatusCode, b)
 	}
 }

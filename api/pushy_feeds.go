@@ -57,6 +57,9 @@ func (a *API) jobFeed(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	subject := store.Subject("job", org, j.ID)
 	if j.Finished() {
+		if recognized && a.endedFeed(w, r, subject, after, seq) {
+			return
+		}
 		st := a.openStream(w, r, nil)
 		defer st.close()
 		if recognized {

@@ -267,6 +267,9 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 
 	if e.Task.Finished() {
+		if recognized && a.endedFeed(w, r, e.Subject, after, e.Seq) {
+			return
+		}
 		st := a.openStream(w, r, nil)
 		defer st.close()
 		if recognized {
