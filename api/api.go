@@ -61,6 +61,9 @@ type Config struct {
 	// task creation is refused with 429. 0 means DefaultMaxRunningTasks,
 	// negative no cap.
 	MaxRunningTasks int
+	// TaskEventNames names the task feed's events: TaskNamesHerald (or
+	// "", the default) or TaskNamesBackendAI (tasknames.go).
+	TaskEventNames string
 
 	// Limits against hostile clients (limits.go); zero disables each.
 	// MaxStreamsPerKey caps the open SSE streams of one key (the
@@ -109,6 +112,9 @@ type API struct {
 	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
 	limits  limits       // rate limits, streams per key (limits.go)
 	head    storeHead    // the store's last sequence, for catch-ups (barrier.go)
+	// renames maps stored event names to the names frames carry (nil:
+	// none; tasknames.go).
+	renames map[string]string
 }
 
 // New returns the API over an open store. Call Run to follow the store.
@@ -136,6 +142,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	a.views.OnRevoke = a.hub.EndKey
 	a.views.OnLogout = a.hub.EndLogin
 	a.limits = newLimits(cfg)
+	a.renames = taskEventRenames(cfg.TaskEventNames)
 	a.metrics = newMetrics(a)
 	a.routes()
 	return a

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"github.com/herald-sse/herald/api"
+	"github.com/herald-sse/herald/sse"
 	"io"
 	"net/http"
 	"net/url"
@@ -143,4 +145,64 @@ func want204(t *testing.T, s *testutil.Server, path, token string, h map[string]
 	if resp.StatusCode != http.StatusNoContent || len(b) != 0 {
 		t.Fatalf("GET %s %v: %d %q, want 204 and no body", path, h, resp.StatusCode, b)
 	}
+}
+
+// TestTaskEventNamesBackendAI: with --task-event-names backend.ai every
+// path of the task feed — live, replay from the store or the replay
+// cache, a finished task's terminal event — names the events bgtask_*;
+// server_close keeps its name; an unknown naming is refused.
+func TestTaskEventNamesBackendAI(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cache int64
+	}{{"replay cache", 0}, {"store reads", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testutil.Start(t, testutil.WithConfig(func(c *api.Config) {
+				c.TaskEventNames = api.TaskNamesBackendAI
+				c.ReplayCache = tc.cache
+			}))
+			ctx := context.Background()
+			svc := s.CreateKey(t, "service", "default", nil, "")
+			c := s.Client(svc.Token)
+			id, err := c.CreateTask(ctx, 10, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			live := s.OpenFeed(t, feedPath(id), svc.Token, nil)
+			if _, err := c.TaskProgress(ctx, id, 5, -1, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.FinishTask(ctx, id, "fail", nil); err != nil {
+				t.Fatal(err)
+			}
+			evs, err := readTaskFeed(t, live)
+			if err != nil || pjNames(evs) != pjNames(namedEvents("bgtask_updated", "bgtask_updated", "bgtask_failed")) {
+				t.Fatalf("live: %v %v", pjNames(evs), err)
+			}
+			resumed, err := readTaskFeed(t, s.OpenFeed(t, feedPath(id), svc.Token, map[string]string{"Last-Event-ID": evs[0].ID}))
+			if err != nil || pjNames(resumed) != pjNames(evs[1:]) {
+				t.Fatalf("resumed: %v %v", pjNames(resumed), err)
+			}
+			last, err := readTaskFeed(t, s.OpenFeed(t, feedPath(id), svc.Token, nil))
+			if err != nil || len(last) != 1 || last[0].Type != "bgtask_failed" || last[0].ID != evs[2].ID {
+				t.Fatalf("finished, no id: %v %v", pjNames(last), err)
+			}
+		})
+	}
+	if err := api.CheckTaskEventNames("bogus"); err == nil {
+		t.Error("CheckTaskEventNames accepted bogus")
+	}
+	for _, ok := range []string{"", api.TaskNamesHerald, api.TaskNamesBackendAI} {
+		if err := api.CheckTaskEventNames(ok); err != nil {
+			t.Errorf("CheckTaskEventNames(%q): %v", ok, err)
+		}
+	}
+}
+
+func namedEvents(names ...string) []sse.Event {
+	out := make([]sse.Event, len(names))
+	for i, n := range names {
+		out[i].Type = n
+	}
+	return out
 }
