@@ -64,6 +64,11 @@ type Config struct {
 	// TaskEventNames names the task feed's events: TaskNamesHerald (or
 	// "", the default) or TaskNamesBackendAI (tasknames.go).
 	TaskEventNames string
+	// JobFeedLinger is how long after a job ended its feed, opened
+	// without a recognized id, still replays the job's whole history
+	// rather than the summary; 0 means DefaultJobFeedLinger, negative
+	// never.
+	JobFeedLinger time.Duration
 
 	// Limits against hostile clients (limits.go); zero disables each.
 	// MaxStreamsPerKey caps the open SSE streams of one key (the

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"github.com/herald-sse/herald/api"
+	"github.com/herald-sse/herald/client"
 	"github.com/herald-sse/herald/sse"
 	"io"
 	"net/http"
@@ -205,4 +206,50 @@ func namedEvents(names ...string) []sse.Event {
 		out[i].Type = n
 	}
 	return out
+}
+
+// noLinger is a server whose finished jobs' feeds answer with the summary
+// at once (no Chef-style linger with the whole history).
+var noLinger = testutil.WithConfig(func(c *api.Config) { c.JobFeedLinger = -1 })
+
+// TestJobFeedLinger: a finished job's feed opened without a recognized id
+// within the linger (default 5 s, as Chef keeps the stream) replays the
+// job's whole history with ids and ends; once the linger is over it sends
+// the summary alone.
+func TestJobFeedLinger(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		linger time.Duration
+	}{{"default", 0}, {"1s", time.Second}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := pjServer(t, testutil.WithConfig(func(c *api.Config) { c.JobFeedLinger = tc.linger }))
+			ctx := context.Background()
+			svc := s.CreateKey(t, "service", "default", nil, "")
+			c := s.Client(svc.Token)
+			id, err := c.StartJob(ctx, "default", client.JobSpec{Command: "x", Nodes: []string{"ghost"}}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pjWaitStatus(t, c, "default", id, "quorum_failed")
+			for _, h := range []map[string]string{nil, {"Last-Event-ID": "nonsense"}} {
+				evs, err := pjReadAll(t, s.OpenFeed(t, jobFeedPath("default", id), svc.Token, h), 5*time.Second)
+				if err != nil || pjNames(evs) != "start, quorum_vote ghost down, job_complete quorum_failed" {
+					t.Fatalf("just after the end (%v): %s %v", h, pjNames(evs), err)
+				}
+				for _, e := range evs {
+					if e.ID == "" {
+						t.Fatalf("event %s without id", e.Type)
+					}
+				}
+			}
+			if tc.linger == 0 {
+				return
+			}
+			time.Sleep(tc.linger)
+			evs, err := pjReadAll(t, s.OpenFeed(t, jobFeedPath("default", id), svc.Token, nil), 5*time.Second)
+			if err != nil || len(evs) != 1 || evs[0].Type != "summary" || evs[0].ID != "" {
+				t.Fatalf("after the linger: %s %v", pjNames(evs), err)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-sse/herald/api"
 	"github.com/herald-sse/herald/internal/testutil"
@@ -15,7 +16,7 @@ import (
 // least once, successes and refusals, every feed's events — and checks each
 // against the document's schemas (status, headers, body, SSE events).
 func TestOpenAPIAnswers(t *testing.T) {
-	srv := testutil.Start(t)
+	srv := testutil.Start(t, testutil.WithConfig(func(c *api.Config) { c.JobFeedLinger = oaJobFeedLinger }))
 	c := newDocChecker(t, srv)
 	admin := srv.Token
 
@@ -39,6 +40,10 @@ func TestOpenAPIAnswers(t *testing.T) {
 type openAPIKeys struct {
 	admin, service, user, node testutil.Key
 }
+
+// oaJobFeedLinger is the test server's Config.JobFeedLinger: short, so
+// the summary of a finished job's feed is reached soon.
+const oaJobFeedLinger = 2 * time.Second
 
 const (
 	oaDomain = "acme"
@@ -281,16 +286,23 @@ func openAPIJobs(t *testing.T, c *docChecker, k openAPIKeys) {
 	c.do(request{method: "GET", path: p + "/jobs/" + jobID + "/output/" + oaNode + "/stderr", token: k.user.Token, want: 404})
 	c.do(request{method: "POST", path: p + "/jobs/" + jobID + "/abort", token: svc, want: 409})
 
-	// The finished job's feed: a summary, or the events after its start.
-	for _, feed := range []string{"/job_status_feed/", "/jobs_status_feed/"} {
-		if names := frameNames(c.stream(request{method: "GET", path: p + feed + jobID, token: k.user.Token, want: 200}, nil, nil)); names != "summary" {
-			t.Errorf("finished job feed %s: %s", feed, names)
-		}
+	// The finished job's feed: within the linger its whole history; the
+	// events after its start; 204 at its end; after the linger a summary.
+	if names := frameNames(c.stream(request{method: "GET", path: p + "/job_status_feed/" + jobID, token: k.user.Token, want: 200}, nil, nil)); names != "start quorum_vote quorum_succeeded run_start run_complete job_complete" {
+		t.Errorf("job feed just after the end: %s", names)
 	}
 	after := c.stream(request{method: "GET", path: p + "/job_status_feed/" + jobID, token: k.user.Token,
 		header: map[string]string{"Last-Event-ID": startEventID}, want: 200}, nil, nil)
 	if names := frameNames(after); names != "quorum_vote quorum_succeeded run_start run_complete job_complete" {
 		t.Errorf("job feed after start: %s", names)
+	}
+	c.do(request{method: "GET", path: p + "/job_status_feed/" + jobID, token: k.user.Token,
+		header: map[string]string{"Last-Event-ID": after[len(after)-1].id}, want: 204})
+	time.Sleep(oaJobFeedLinger)
+	for _, feed := range []string{"/job_status_feed/", "/jobs_status_feed/"} {
+		if names := frameNames(c.stream(request{method: "GET", path: p + feed + jobID, token: k.user.Token, want: 200}, nil, nil)); names != "summary" {
+			t.Errorf("finished job feed %s: %s", feed, names)
+		}
 	}
 	c.do(request{method: "GET", path: p + "/job_status_feed/" + jobID, token: k.user.Token, header: map[string]string{"Accept": "application/json"}, want: 406})
 	c.do(request{method: "GET", path: "/organizations/default/pushy/job_status_feed/" + jobID, token: k.user.Token, want: 404})
