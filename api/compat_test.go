@@ -253,3 +253,37 @@ func TestJobFeedLinger(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongMethod405: a wrong method on a route that exists is 405
+// problem+json with Allow listing the route's methods (GET brings HEAD);
+// an unknown path is still 404.
+func TestWrongMethod405(t *testing.T) {
+	s := testutil.Start(t)
+	cases := []struct{ method, path, allow string }{
+		{"POST", "/healthz", "GET, HEAD"},
+		{"DELETE", "/v1/tasks", "POST"},
+		{"PUT", "/v1/tasks/6f1c0000-0000-4000-8000-000000000000", "GET, HEAD"},
+		{"GET", "/v1/tasks/6f1c0000-0000-4000-8000-000000000000/done", "POST"},
+		{"POST", "/events/background-task", "GET, HEAD"},
+		{"PATCH", "/v1/admin/keys/AK123", "DELETE"},
+		{"DELETE", "/organizations/default/pushy/jobs", "GET, HEAD, POST"},
+		{"POST", "/organizations/default/pushy/job_status_feed/abc", "GET, HEAD"},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(tc.method, s.URL+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		allow := resp.Header.Get("Allow")
+		p := testutil.Problem(t, resp)
+		if resp.StatusCode != http.StatusMethodNotAllowed || allow != tc.allow || p.Status != 405 || p.Type != "urn:herald:problem:method-not-allowed" {
+			t.Errorf("%s %s: %d Allow %q problem %+v, want 405 Allow %q", tc.method, tc.path, resp.StatusCode, allow, p, tc.allow)
+		}
+	}
+	resp := s.Get(t, context.Background(), "/no/such/path", s.Token, nil)
+	if p := testutil.Problem(t, resp); resp.StatusCode != http.StatusNotFound || resp.Header.Get("Allow") != "" {
+		t.Errorf("unknown path: %d Allow %q %+v", resp.StatusCode, resp.Header.Get("Allow"), p)
+	}
+}
