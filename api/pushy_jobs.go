@@ -23,7 +23,7 @@ type jobRequest struct {
 	Quorum        *int              `json:"quorum"`
 	User          *string           `json:"user"`
 	Dir           *string           `json:"dir"`
-	Env           map[string]string `json:"env"`
+	Env           jobEnv            `json:"env"`
 	File          *string           `json:"file"`
 	CaptureOutput *bool             `json:"capture_output"`
 }
