@@ -17,15 +17,15 @@ import (
 // strictly, then copied into a lifecycle.JobSpec: the spec's own JSON form
 // is the snapshot's, which a caller must not be able to set (requested_by).
 type jobRequest struct {
-	Command       *string           `json:"command"`
-	Nodes         []string          `json:"nodes"`
-	RunTimeout    *int              `json:"run_timeout"`
-	Quorum        *int              `json:"quorum"`
-	User          *string           `json:"user"`
-	Dir           *string           `json:"dir"`
-	Env           jobEnv            `json:"env"`
-	File          *string           `json:"file"`
-	CaptureOutput *bool             `json:"capture_output"`
+	Command       *string  `json:"command"`
+	Nodes         []string `json:"nodes"`
+	RunTimeout    *int     `json:"run_timeout"`
+	Quorum        *int     `json:"quorum"`
+	User          *string  `json:"user"`
+	Dir           *string  `json:"dir"`
+	Env           jobEnv   `json:"env"`
+	File          *string  `json:"file"`
+	CaptureOutput *bool    `json:"capture_output"`
 }
 
 func (q *jobRequest) spec(requestedBy string) (lifecycle.JobSpec, error) {
