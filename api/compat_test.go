@@ -287,3 +287,49 @@ func TestWrongMethod405(t *testing.T) {
 		t.Errorf("unknown path: %d Allow %q %+v", resp.StatusCode, resp.Header.Get("Allow"), p)
 	}
 }
+
+// TestJobReadIncludeFile: GET /pushy/jobs/ID?include_file=true returns
+// the job's file as submitted (read from its start record, also after a
+// restart); without it, or =false, no file; another value is 400; a job
+// without a file has none either way.
+func TestJobReadIncludeFile(t *testing.T) {
+	s := pjServer(t)
+	ctx := context.Background()
+	svc := s.CreateKey(t, "service", "default", nil, "")
+	c := s.Client(svc.Token)
+	file := "raw:#!/bin/sh\necho <hi> & bye\n"
+	id, err := c.StartJob(ctx, "default", client.JobSpec{Command: "x", Nodes: []string{"ghost"}, File: file}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := c.StartJob(ctx, "default", client.JobSpec{Command: "x", Nodes: []string{"ghost"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(job, query string) map[string]any {
+		t.Helper()
+		var out map[string]any
+		if err := c.Do(ctx, "GET", "/organizations/default/pushy/jobs/"+job+query, nil, &out, ""); err != nil {
+			t.Fatalf("GET %s%s: %v", job, query, err)
+		}
+		return out
+	}
+	for round := 0; round < 2; round++ {
+		if got := read(id, "?include_file=true"); got["file"] != file || got["file_specified"] != true {
+			t.Fatalf("round %d: include_file=true: file %q", round, got["file"])
+		}
+		for _, q := range []string{"", "?include_file=false"} {
+			if got := read(id, q); got["file"] != nil {
+				t.Fatalf("%q: file %q", q, got["file"])
+			}
+		}
+		if got := read(plain, "?include_file=true"); got["file"] != nil {
+			t.Fatalf("job without a file: file %q", got["file"])
+		}
+		s.Restart(t) // the file is read from the start record, not the views
+	}
+	resp := s.Get(t, ctx, "/organizations/default/pushy/jobs/"+id+"?include_file=yes", svc.Token, nil)
+	if p := testutil.Problem(t, resp); resp.StatusCode != 400 || p.Field != "include_file" {
+		t.Fatalf("include_file=yes: %d %+v", resp.StatusCode, p)
+	}
+}

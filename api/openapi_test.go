@@ -252,7 +252,7 @@ func openAPIJobs(t *testing.T, c *docChecker, k openAPIKeys) {
 	commands := c.stream(request{method: "GET", path: nodeP + "/commands", token: node, want: 200},
 		func() {
 			a := c.do(request{method: "POST", path: p + "/jobs", token: svc, want: 201,
-				body: map[string]any{"command": "greet", "nodes": []string{oaNode}, "capture_output": true, "env": map[string]string{"A": "1"}, "run_timeout": 60}})
+				body: map[string]any{"command": "greet", "nodes": []string{oaNode}, "capture_output": true, "env": map[string]string{"A": "1"}, "run_timeout": 60, "file": "raw:echo hi"}})
 			uri := decode[struct {
 				URI string `json:"uri"`
 			}](t, a.body).URI
@@ -282,6 +282,10 @@ func openAPIJobs(t *testing.T, c *docChecker, k openAPIKeys) {
 	}
 	c.do(request{method: "POST", path: nodeP + "/messages", token: node, body: map[string]any{"type": "shrug", "job_id": jobID}, want: 400, invalid: true})
 	c.do(request{method: "GET", path: p + "/jobs/" + jobID, token: k.user.Token, want: 200})
+	if withFile := decode[map[string]any](t, c.do(request{method: "GET", path: p + "/jobs/" + jobID + "?include_file=true", token: k.user.Token, want: 200}).body); withFile["file"] != "raw:echo hi" {
+		t.Errorf("include_file=true: %v", withFile)
+	}
+	c.do(request{method: "GET", path: p + "/jobs/" + jobID + "?include_file=maybe", token: k.user.Token, want: 400, invalid: true})
 	c.do(request{method: "GET", path: p + "/jobs/" + jobID + "/output/" + oaNode + "/stdout", token: k.user.Token, want: 200})
 	c.do(request{method: "GET", path: p + "/jobs/" + jobID + "/output/" + oaNode + "/stderr", token: k.user.Token, want: 404})
 	c.do(request{method: "POST", path: p + "/jobs/" + jobID + "/abort", token: svc, want: 409})

@@ -174,18 +174,29 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 	writeList(a, w, r, out, 0, more, "before", func(s lifecycle.JobSummary) string { return s.ID })
 }
 
-// getJob: GET /organizations/{org}/pushy/jobs/{id} — the job summary.
+// getJob: GET /organizations/{org}/pushy/jobs/{id} — the job summary;
+// with ?include_file=true also the job's file as submitted (Chef's
+// include_file).
 func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 	org, _, err := a.pushyDomain(r)
 	var j lifecycle.Job
 	if err == nil {
 		j, _, err = a.visibleJob(r.Context(), org, r.PathValue("id"))
 	}
+	var withFile bool
+	if err == nil {
+		withFile, err = includeFile(r)
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, j.Summary(time.Now()))
+	sum := j.Summary(time.Now())
+	if withFile {
+		a.writeJobWithFile(w, r, org, j, sum)
+		return
+	}
+	writeJSON(w, http.StatusOK, sum)
 }
 
 // abortJob: POST /organizations/{org}/pushy/jobs/{id}/abort → 202 and the
