@@ -333,3 +333,26 @@ func TestJobReadIncludeFile(t *testing.T) {
 		t.Fatalf("include_file=yes: %d %+v", resp.StatusCode, p)
 	}
 }
+
+// TestJobOutputOctetStream: a node's captured output is served as
+// application/octet-stream (as Chef does), byte for byte.
+func TestJobOutputOctetStream(t *testing.T) {
+	s := pjServer(t)
+	ctx := context.Background()
+	svc := s.CreateKey(t, "service", "default", nil, "")
+	c := s.Client(svc.Token)
+	nodes := pjNodes(t, s, "default", testutil.Obedient, "n1")
+	nodes[0].Output = "<b>hi</b> & \x00bye\n"
+	pjWaitAvailable(t, c, "default", "n1")
+	id, err := c.StartJob(ctx, "default", client.JobSpec{Command: "x", Nodes: []string{"n1"}, CaptureOutput: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pjWaitStatus(t, c, "default", id, "complete")
+	resp := s.Get(t, ctx, "/organizations/default/pushy/jobs/"+id+"/output/n1/stdout", svc.Token, nil)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" || string(b) != nodes[0].Output {
+		t.Fatalf("output: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+}

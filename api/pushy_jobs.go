@@ -273,7 +273,10 @@ func (a *API) jobOutput(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, notFoundf("node %q has not reported %s for job %s", node, stream, j.ID))
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	// The bytes as the node sent them, of no known encoding: Chef serves
+	// them as application/octet-stream, and a browser must not sniff them.
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte(*text))
 }
