@@ -120,6 +120,8 @@ type API struct {
 	// renames maps stored event names to the names frames carry (nil:
 	// none; tasknames.go).
 	renames map[string]string
+	// incarnation is this process's random id (pushy_status.go).
+	incarnation string
 }
 
 // New returns the API over an open store. Call Run to follow the store.
@@ -148,6 +150,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	a.views.OnLogout = a.hub.EndLogin
 	a.limits = newLimits(cfg)
 	a.renames = taskEventRenames(cfg.TaskEventNames)
+	a.incarnation = newIncarnation()
 	a.metrics = newMetrics(a)
 	a.routes()
 	return a

@@ -356,3 +356,56 @@ func TestJobOutputOctetStream(t *testing.T) {
 		t.Fatalf("output: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 }
+
+// TestPushyStatus: GET /organizations/{org}/pushy/_status answers like
+// Chef's health endpoint — "it's alive", the process incarnation (new
+// after a restart), the organization's heartbeating nodes and unfinished
+// jobs; another organization's is 404, no credentials 401.
+func TestPushyStatus(t *testing.T) {
+	s := pjServer(t)
+	ctx := context.Background()
+	svc := s.CreateKey(t, "service", "default", nil, "")
+	user := s.CreateKey(t, "user", "default", nil, "")
+	c := s.Client(svc.Token)
+	s.CreateKey(t, "node", "default", nil, "silent")      // never heartbeats
+	pjNodes(t, s, "default", testutil.Behavior{}, "mute") // heartbeats, never votes
+	pjWaitAvailable(t, c, "default", "mute")
+	done, err := c.StartJob(ctx, "default", client.JobSpec{Command: "x", Nodes: []string{"ghost"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := c.StartJob(ctx, "default", client.JobSpec{Command: "x", Nodes: []string{"mute"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type status struct {
+		Status       string   `json:"status"`
+		Incarnation  string   `json:"incarnation_id"`
+		NodeFSMCount int      `json:"node_fsm_count"`
+		JobProcesses []string `json:"job_processes"`
+	}
+	var st status
+	if err := s.Client(user.Token).Do(ctx, "GET", "/organizations/default/pushy/_status", nil, &st, ""); err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != "it's alive" || st.Incarnation == "" || st.NodeFSMCount != 1 || len(st.JobProcesses) != 1 || st.JobProcesses[0] != open {
+		t.Fatalf("status %+v, want alive, 1 node, job_processes [%s] (not %s)", st, open, done)
+	}
+	s.CreateDomain(t, "other")
+	resp := s.Get(t, ctx, "/organizations/other/pushy/_status", user.Token, nil)
+	if testutil.Problem(t, resp); resp.StatusCode != 404 {
+		t.Fatalf("another organization: %d", resp.StatusCode)
+	}
+	resp = s.Get(t, ctx, "/organizations/default/pushy/_status", "", nil)
+	if testutil.Problem(t, resp); resp.StatusCode != 401 {
+		t.Fatalf("no credentials: %d", resp.StatusCode)
+	}
+	s.Restart(t)
+	var after status
+	if err := s.Client(user.Token).Do(ctx, "GET", "/organizations/default/pushy/_status", nil, &after, ""); err != nil {
+		t.Fatal(err)
+	}
+	if after.Incarnation == st.Incarnation {
+		t.Fatalf("incarnation %s survived a restart", after.Incarnation)
+	}
+}

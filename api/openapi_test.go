@@ -245,6 +245,8 @@ func openAPIJobs(t *testing.T, c *docChecker, k openAPIKeys) {
 	c.do(request{method: "GET", path: p + "/node_states", token: k.user.Token, want: 200})
 	c.do(request{method: "GET", path: p + "/node_states/" + oaNode, token: k.user.Token, want: 200})
 	c.do(request{method: "GET", path: p + "/node_states/ghost", token: k.user.Token, want: 404})
+	c.do(request{method: "GET", path: p + "/_status", token: k.user.Token, want: 200})
+	c.do(request{method: "GET", path: "/organizations/default/pushy/_status", token: k.user.Token, want: 404})
 
 	// A job run by the node through its command feed: commit, vote, run,
 	// report with output.
