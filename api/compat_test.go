@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"github.com/herald-sse/herald/api"
 	"github.com/herald-sse/herald/client"
 	"github.com/herald-sse/herald/sse"
@@ -407,5 +408,72 @@ func TestPushyStatus(t *testing.T) {
 	}
 	if after.Incarnation == st.Incarnation {
 		t.Fatalf("incarnation %s survived a restart", after.Incarnation)
+	}
+}
+
+// TestNodeReasonInEvents: a node's reason rides on the failure vote
+// (nack_commit) and the failed run (failed) it causes, as "reason" in the
+// event data; other events carry none even when the node gave one; over
+// 200 characters is a 400 naming reason that writes nothing.
+func TestNodeReasonInEvents(t *testing.T) {
+	s := pjServer(t)
+	svc := s.CreateKey(t, "service", "default", nil, "")
+	c := s.Client(svc.Token)
+	nodes := pjNodes(t, s, "default", testutil.Behavior{}, "n1", "n2") // heartbeat, never answer
+	pjWaitAvailable(t, c, "default", "n1", "n2")
+	resp := pjDo(t, s, "POST", "/organizations/default/pushy/jobs", svc.Token, `{"command":"x","nodes":["n1","n2"],"quorum":1}`, map[string]string{"Content-Type": "application/json"})
+	resp.Body.Close()
+	startID, loc := resp.Header.Get("Herald-Event-Id"), resp.Header.Get("Location")
+	id := loc[strings.LastIndexByte(loc, '/')+1:]
+	send := func(n *testutil.PushyNode, body string, want int) {
+		t.Helper()
+		resp := pjDo(t, s, "POST", "/organizations/default/pushy/nodes/"+n.Name+"/messages", n.Token, body, map[string]string{"Content-Type": "application/json"})
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s: %d %s, want %d", body, resp.StatusCode, b, want)
+		}
+	}
+	msg := func(typ, reason string) string {
+		b, _ := json.Marshal(map[string]string{"type": typ, "job_id": id, "reason": reason})
+		return string(b)
+	}
+	applied := s.API.Views().Applied()
+	send(nodes[0], msg("nack_commit", strings.Repeat("é", 201)), 400)
+	if s.API.Views().Applied() != applied {
+		t.Fatal("a refused reason wrote a record")
+	}
+	send(nodes[0], msg("nack_commit", "command not in whitelist"), 200)
+	send(nodes[1], msg("ack_commit", "glad to"), 200)
+	send(nodes[1], msg("ack_run", "starting"), 200)
+	send(nodes[1], msg("failed", strings.Repeat("é", 200)), 200)
+	pjWaitStatus(t, c, "default", id, "complete")
+
+	evs, err := pjReadAll(t, s.OpenFeed(t, jobFeedPath("default", id), svc.Token, map[string]string{"Last-Event-ID": startID}), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		var d map[string]any
+		if err := json.Unmarshal([]byte(e.Data), &d); err != nil {
+			t.Fatal(err)
+		}
+		line := pjDescribe(e)
+		if r, ok := d["reason"]; ok {
+			line += " reason=" + r.(string)
+		}
+		got = append(got, line)
+	}
+	want := []string{
+		"quorum_vote n1 failure reason=command not in whitelist",
+		"quorum_vote n2 success",
+		"quorum_succeeded",
+		"run_start n2",
+		"run_complete n2 failure reason=" + strings.Repeat("é", 200),
+		"job_complete complete",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
