@@ -69,6 +69,9 @@ type Config struct {
 	// rather than the summary; 0 means DefaultJobFeedLinger, negative
 	// never.
 	JobFeedLinger time.Duration
+	// TaskStaleAfter fails a running task whose producer has not
+	// reported for this long (taskstale.go); 0 never does.
+	TaskStaleAfter time.Duration
 
 	// Limits against hostile clients (limits.go); zero disables each.
 	// MaxStreamsPerKey caps the open SSE streams of one key (the

@@ -477,3 +477,62 @@ func TestNodeReasonInEvents(t *testing.T) {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestTaskStaleAfter: with --task-stale-after a running task whose
+// producer went silent that long fails with a message saying so (its
+// feed ends with task_failed); a task reported on meanwhile keeps
+// running; by default (0) a silent task stays running.
+func TestTaskStaleAfter(t *testing.T) {
+	const after = 400 * time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		staleAfter time.Duration
+	}{{"on", after}, {"off", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testutil.Start(t, testutil.WithConfig(func(c *api.Config) { c.TaskStaleAfter = tc.staleAfter }))
+			ctx := context.Background()
+			svc := s.CreateKey(t, "service", "default", nil, "")
+			c := s.Client(svc.Token)
+			silent, err := c.CreateTask(ctx, 10, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			busy, err := c.CreateTask(ctx, 100, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			feed := s.OpenFeed(t, feedPath(silent), svc.Token, nil)
+			// Report on busy every 50 ms for 5 periods (after the start
+			// grace of one period and then some).
+			for p := int64(1); p <= int64(5*after/(50*time.Millisecond)); p++ {
+				if _, err := c.TaskProgress(ctx, busy, p, -1, nil); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			var st struct {
+				Status  string  `json:"status"`
+				Message *string `json:"message"`
+			}
+			if err := c.Do(ctx, "GET", "/v1/tasks/"+busy, nil, &st, ""); err != nil || st.Status != "running" {
+				t.Fatalf("busy task: %+v %v", st, err)
+			}
+			if err := c.Do(ctx, "GET", "/v1/tasks/"+silent, nil, &st, ""); err != nil {
+				t.Fatal(err)
+			}
+			if tc.staleAfter == 0 {
+				if st.Status != "running" {
+					t.Fatalf("silent task with the option off: %+v", st)
+				}
+				return
+			}
+			if st.Status != "failed" || st.Message == nil || !strings.Contains(*st.Message, "no report from the task's producer for 400ms") {
+				t.Fatalf("silent task: %+v", st)
+			}
+			evs, err := pjReadAll(t, feed, 5*time.Second)
+			if err != nil || pjNames(evs) != "task_updated, task_failed, server_close" || !strings.Contains(evs[1].Data, "--task-stale-after") {
+				t.Fatalf("feed of the silent task: %v %v", pjNames(evs), err)
+			}
+		})
+	}
+}

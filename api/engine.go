@@ -31,6 +31,7 @@ func (a *API) Run(ctx context.Context) error {
 	}
 	go a.janitor(ctx)
 	go a.pushyTimers(ctx)
+	go a.staleTasks(ctx) // --task-stale-after (taskstale.go)
 	go a.runWheel(ctx)
 	err = a.store.Tail(ctx, 1, func(m store.Msg) error {
 		if err := a.views.Apply(&m); err != nil {
