@@ -161,6 +161,13 @@ func openAPITasks(t *testing.T, c *docChecker, k openAPIKeys, cookie *http.Cooki
 	if names := frameNames(resumed); names != "task_updated task_updated task_done server_close" {
 		t.Errorf("finished task feed resumed at %s: %s", firstID, names)
 	}
+	// Resumed at its terminal event: nothing left, 204; the alias task_id;
+	// Accept: application/json alone, 406.
+	c.do(request{method: "GET", path: feed, token: svc, header: map[string]string{"Last-Event-ID": resumed[len(resumed)-2].id}, want: 204})
+	if names := frameNames(c.stream(request{method: "GET", path: "/events/background-task?task_id=" + id, token: svc, want: 200}, nil, nil)); names != "task_done server_close" {
+		t.Errorf("finished task feed by task_id: %s", names)
+	}
+	c.do(request{method: "GET", path: feed, token: svc, header: map[string]string{"Accept": "application/json"}, want: 406})
 	c.do(request{method: "POST", path: "/v1/tasks/" + id + "/progress", token: svc, body: map[string]any{"current_progress": 3}, want: 409})
 	c.do(request{method: "POST", path: "/v1/tasks/" + id + "/progress", token: svc, body: map[string]any{"current_progress": 3, "percent": 9}, want: 400, invalid: true})
 	c.do(request{method: "GET", path: "/events/background-task?taskId=00000000-0000-4000-8000-000000000000", token: svc, want: 404})
@@ -228,6 +235,7 @@ func openAPISessions(t *testing.T, c *docChecker, k openAPIKeys) {
 	c.do(request{method: "GET", path: "/events/session?sessionId=bad*id", token: k.user.Token, want: 400, invalid: true})
 	c.do(request{method: "GET", path: "/events/session?ownerAccessKey=" + k.admin.AccessKey, token: k.user.Token, want: 403})
 	c.do(request{method: "GET", path: "/events/session?group=nosuch", token: k.user.Token, want: 404})
+	c.do(request{method: "GET", path: "/events/session", token: k.user.Token, header: map[string]string{"Accept": "application/json"}, want: 406})
 	c.do(request{method: "GET", path: "/v1/sessions?group=" + oaGroup + "&state=terminated", token: k.admin.Token, want: 200})
 	c.do(request{method: "GET", path: "/v1/sessions?state=asleep", token: k.admin.Token, want: 400, invalid: true})
 	c.do(request{method: "GET", path: "/v1/sessions/" + k.user.AccessKey + "/s1", token: k.user.Token, want: 200})
