@@ -10,18 +10,20 @@ type Code int
 
 // Error codes. Their HTTP statuses are in api.
 const (
-	EInternal         Code = iota // 500
-	EInvalid                      // 400: malformed input; Field names the culprit
-	EUnauthorized                 // 401: missing or unknown credentials
-	EForbidden                    // 403: known caller, not allowed
-	ENotFound                     // 404: unknown, expired, or not the caller's to see
-	EConflict                     // 409: the request breaks the entity's lifecycle
-	ETooLarge                     // 413: body over the limit
-	ENotAcceptable                // 406: the client does not accept what we send
-	EUnavailable                  // 503: the store is not reachable or not ready
-	ETooMany                      // 429: over a quota or rate limit; retry later
-	EMethodNotAllowed             // 405: the path exists, not with this method
+	EInternal      Code = iota // 500
+	EInvalid                   // 400: malformed input; Field names the culprit
+	EUnauthorized              // 401: missing or unknown credentials
+	EForbidden                 // 403: known caller, not allowed
+	ENotFound                  // 404: unknown, expired, or not the caller's to see
+	EConflict                  // 409: the request breaks the entity's lifecycle
+	ETooLarge                  // 413: body over the limit
+	ENotAcceptable             // 406: the client does not accept what we send
+	EUnavailable               // 503: the store is not reachable or not ready
+	ETooMany                   // 429: over a quota or rate limit; retry later
 )
+
+// EMethodNotAllowed (405): the path exists, not with this method.
+const EMethodNotAllowed = ETooMany + 1
 
 // Error is the one error type of herald's domain logic.
 type Error struct {
