@@ -22,6 +22,9 @@ const (
 	ETooMany                   // 429: over a quota or rate limit; retry later
 )
 
+// EMethodNotAllowed (405): the path exists, not with this method.
+const EMethodNotAllowed = ETooMany + 1
+
 // Error is the one error type of herald's domain logic.
 type Error struct {
 	Code   Code

@@ -76,6 +76,17 @@ type Config struct {
 	// task creation is refused with 429. 0 means DefaultMaxRunningTasks,
 	// negative no cap.
 	MaxRunningTasks int
+	// TaskEventNames names the task feed's events: TaskNamesHerald (or
+	// "", the default) or TaskNamesBackendAI (tasknames.go).
+	TaskEventNames string
+	// JobFeedLinger is how long after a job ended its feed, opened
+	// without a recognized id, still replays the job's whole history
+	// rather than the summary; 0 means DefaultJobFeedLinger, negative
+	// never.
+	JobFeedLinger time.Duration
+	// TaskStaleAfter fails a running task whose producer has not
+	// reported for this long (taskstale.go); 0 never does.
+	TaskStaleAfter time.Duration
 
 	// Limits against hostile clients (limits.go); zero disables each.
 	// MaxStreamsPerKey caps the open SSE streams of one key (the
@@ -128,6 +139,11 @@ type API struct {
 	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
 	limits  limits       // rate limits, streams per key (limits.go)
 	head    storeHead    // the store's last sequence, for catch-ups (barrier.go)
+	// renames maps stored event names to the names frames carry (nil:
+	// none; tasknames.go).
+	renames map[string]string
+	// incarnation is this process's random id (pushy_status.go).
+	incarnation string
 }
 
 // New returns the API over an open store. Call Run to follow the store.
@@ -159,6 +175,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	a.views.OnRevoke = a.hub.EndKey
 	a.views.OnLogout = a.hub.EndLogin
 	a.limits = newLimits(cfg)
+	a.renames = taskEventRenames(cfg.TaskEventNames)
+	a.incarnation = newIncarnation()
 	a.metrics = newMetrics(a)
 	a.routes()
 	return a

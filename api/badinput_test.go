@@ -572,7 +572,7 @@ func biAccessCases() []biCase {
 	}
 	add(biCase{name: "feed/missing taskId", method: "GET", path: "/events/background-task", who: "super", status: 400, field: "taskId"},
 		biCase{name: "feed/empty taskId", method: "GET", path: "/events/background-task?taskId=", who: "super", status: 400, field: "taskId"},
-		biCase{name: "feed/taskId under another name", method: "GET", path: "/events/background-task?task_id={taskA}", who: "super", status: 400, field: "taskId"})
+		biCase{name: "feed/taskId under another name", method: "GET", path: "/events/background-task?taskid={taskA}", who: "super", status: 400, field: "taskId"})
 
 	// After the terminal report: nothing is accepted (409).
 	for _, r := range reports {

@@ -105,7 +105,10 @@ func jsonNames(t reflect.Type) map[string]bool {
 func jsonError(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var he *herald.Error
 	switch {
+	case errors.As(err, &he): // from a field's own UnmarshalJSON (jobEnv)
+		return he
 	case errors.As(err, &syn):
 		return herald.Errorf(herald.EInvalid, "malformed JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):

@@ -37,6 +37,7 @@ func (a *API) Run(ctx context.Context) error {
 	defer stop()
 	loops.Go(func() { a.janitor(ctx) })
 	loops.Go(func() { a.pushyTimers(ctx) })
+	loops.Go(func() { a.staleTasks(ctx) }) // --task-stale-after (taskstale.go)
 	loops.Go(func() { a.runWheel(ctx) })
 	loops.Go(func() { a.gone.run(ctx, a.lookGone) })
 	err = a.store.Tail(ctx, 1, func(m store.Msg) error {
@@ -100,6 +101,9 @@ func (a *API) delivery(m *store.Msg, topics []string) *hub.Delivery {
 // frame encodes event i of record seq as one SSE frame.
 func (a *API) frame(dst []byte, seq uint64, i int, name string, data []byte) []byte {
 	id := herald.ID{Epoch: a.store.Epoch(), Seq: seq, Idx: uint32(i)}
+	if n, ok := a.renames[name]; ok {
+		name = n // --task-event-names (tasknames.go)
+	}
 	var idb [48]byte
 	return sse.AppendEvent(dst, name, string(id.AppendTo(idb[:0])), data)
 }

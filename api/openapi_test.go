@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-sse/herald/api"
 	"github.com/herald-sse/herald/internal/testutil"
@@ -15,7 +16,7 @@ import (
 // least once, successes and refusals, every feed's events — and checks each
 // against the document's schemas (status, headers, body, SSE events).
 func TestOpenAPIAnswers(t *testing.T) {
-	srv := testutil.Start(t)
+	srv := testutil.Start(t, testutil.WithConfig(func(c *api.Config) { c.JobFeedLinger = oaJobFeedLinger }))
 	c := newDocChecker(t, srv)
 	admin := srv.Token
 
@@ -39,6 +40,10 @@ func TestOpenAPIAnswers(t *testing.T) {
 type openAPIKeys struct {
 	admin, service, user, node testutil.Key
 }
+
+// oaJobFeedLinger is the test server's Config.JobFeedLinger: short, so
+// the summary of a finished job's feed is reached soon.
+const oaJobFeedLinger = 2 * time.Second
 
 const (
 	oaDomain = "acme"
@@ -156,6 +161,13 @@ func openAPITasks(t *testing.T, c *docChecker, k openAPIKeys, cookie *http.Cooki
 	if names := frameNames(resumed); names != "task_updated task_updated task_done server_close" {
 		t.Errorf("finished task feed resumed at %s: %s", firstID, names)
 	}
+	// Resumed at its terminal event: nothing left, 204; the alias task_id;
+	// Accept: application/json alone, 406.
+	c.do(request{method: "GET", path: feed, token: svc, header: map[string]string{"Last-Event-ID": resumed[len(resumed)-2].id}, want: 204})
+	if names := frameNames(c.stream(request{method: "GET", path: "/events/background-task?task_id=" + id, token: svc, want: 200}, nil, nil)); names != "task_done server_close" {
+		t.Errorf("finished task feed by task_id: %s", names)
+	}
+	c.do(request{method: "GET", path: feed, token: svc, header: map[string]string{"Accept": "application/json"}, want: 406})
 	c.do(request{method: "POST", path: "/v1/tasks/" + id + "/progress", token: svc, body: map[string]any{"current_progress": 3}, want: 409})
 	c.do(request{method: "POST", path: "/v1/tasks/" + id + "/progress", token: svc, body: map[string]any{"current_progress": 3, "percent": 9}, want: 400, invalid: true})
 	c.do(request{method: "GET", path: "/events/background-task?taskId=00000000-0000-4000-8000-000000000000", token: svc, want: 404})
@@ -223,6 +235,7 @@ func openAPISessions(t *testing.T, c *docChecker, k openAPIKeys) {
 	c.do(request{method: "GET", path: "/events/session?sessionId=bad*id", token: k.user.Token, want: 400, invalid: true})
 	c.do(request{method: "GET", path: "/events/session?ownerAccessKey=" + k.admin.AccessKey, token: k.user.Token, want: 403})
 	c.do(request{method: "GET", path: "/events/session?group=nosuch", token: k.user.Token, want: 404})
+	c.do(request{method: "GET", path: "/events/session", token: k.user.Token, header: map[string]string{"Accept": "application/json"}, want: 406})
 	c.do(request{method: "GET", path: "/v1/sessions?group=" + oaGroup + "&state=terminated", token: k.admin.Token, want: 200})
 	c.do(request{method: "GET", path: "/v1/sessions?state=asleep", token: k.admin.Token, want: 400, invalid: true})
 	c.do(request{method: "GET", path: "/v1/sessions/" + k.user.AccessKey + "/s1", token: k.user.Token, want: 200})
@@ -240,6 +253,8 @@ func openAPIJobs(t *testing.T, c *docChecker, k openAPIKeys) {
 	c.do(request{method: "GET", path: p + "/node_states", token: k.user.Token, want: 200})
 	c.do(request{method: "GET", path: p + "/node_states/" + oaNode, token: k.user.Token, want: 200})
 	c.do(request{method: "GET", path: p + "/node_states/ghost", token: k.user.Token, want: 404})
+	c.do(request{method: "GET", path: p + "/_status", token: k.user.Token, want: 200})
+	c.do(request{method: "GET", path: "/organizations/default/pushy/_status", token: k.user.Token, want: 404})
 
 	// A job run by the node through its command feed: commit, vote, run,
 	// report with output.
@@ -247,7 +262,7 @@ func openAPIJobs(t *testing.T, c *docChecker, k openAPIKeys) {
 	commands := c.stream(request{method: "GET", path: nodeP + "/commands", token: node, want: 200},
 		func() {
 			a := c.do(request{method: "POST", path: p + "/jobs", token: svc, want: 201,
-				body: map[string]any{"command": "greet", "nodes": []string{oaNode}, "capture_output": true, "env": map[string]string{"A": "1"}, "run_timeout": 60}})
+				body: map[string]any{"command": "greet", "nodes": []string{oaNode}, "capture_output": true, "env": map[string]string{"A": "1"}, "run_timeout": 60, "file": "raw:echo hi"}})
 			uri := decode[struct {
 				URI string `json:"uri"`
 			}](t, a.body).URI
@@ -277,20 +292,31 @@ func openAPIJobs(t *testing.T, c *docChecker, k openAPIKeys) {
 	}
 	c.do(request{method: "POST", path: nodeP + "/messages", token: node, body: map[string]any{"type": "shrug", "job_id": jobID}, want: 400, invalid: true})
 	c.do(request{method: "GET", path: p + "/jobs/" + jobID, token: k.user.Token, want: 200})
+	if withFile := decode[map[string]any](t, c.do(request{method: "GET", path: p + "/jobs/" + jobID + "?include_file=true", token: k.user.Token, want: 200}).body); withFile["file"] != "raw:echo hi" {
+		t.Errorf("include_file=true: %v", withFile)
+	}
+	c.do(request{method: "GET", path: p + "/jobs/" + jobID + "?include_file=maybe", token: k.user.Token, want: 400, invalid: true})
 	c.do(request{method: "GET", path: p + "/jobs/" + jobID + "/output/" + oaNode + "/stdout", token: k.user.Token, want: 200})
 	c.do(request{method: "GET", path: p + "/jobs/" + jobID + "/output/" + oaNode + "/stderr", token: k.user.Token, want: 404})
 	c.do(request{method: "POST", path: p + "/jobs/" + jobID + "/abort", token: svc, want: 409})
 
-	// The finished job's feed: a summary, or the events after its start.
-	for _, feed := range []string{"/job_status_feed/", "/jobs_status_feed/"} {
-		if names := frameNames(c.stream(request{method: "GET", path: p + feed + jobID, token: k.user.Token, want: 200}, nil, nil)); names != "summary" {
-			t.Errorf("finished job feed %s: %s", feed, names)
-		}
+	// The finished job's feed: within the linger its whole history; the
+	// events after its start; 204 at its end; after the linger a summary.
+	if names := frameNames(c.stream(request{method: "GET", path: p + "/job_status_feed/" + jobID, token: k.user.Token, want: 200}, nil, nil)); names != "start quorum_vote quorum_succeeded run_start run_complete job_complete" {
+		t.Errorf("job feed just after the end: %s", names)
 	}
 	after := c.stream(request{method: "GET", path: p + "/job_status_feed/" + jobID, token: k.user.Token,
 		header: map[string]string{"Last-Event-ID": startEventID}, want: 200}, nil, nil)
 	if names := frameNames(after); names != "quorum_vote quorum_succeeded run_start run_complete job_complete" {
 		t.Errorf("job feed after start: %s", names)
+	}
+	c.do(request{method: "GET", path: p + "/job_status_feed/" + jobID, token: k.user.Token,
+		header: map[string]string{"Last-Event-ID": after[len(after)-1].id}, want: 204})
+	time.Sleep(oaJobFeedLinger)
+	for _, feed := range []string{"/job_status_feed/", "/jobs_status_feed/"} {
+		if names := frameNames(c.stream(request{method: "GET", path: p + feed + jobID, token: k.user.Token, want: 200}, nil, nil)); names != "summary" {
+			t.Errorf("finished job feed %s: %s", feed, names)
+		}
 	}
 	c.do(request{method: "GET", path: p + "/job_status_feed/" + jobID, token: k.user.Token, header: map[string]string{"Accept": "application/json"}, want: 406})
 	c.do(request{method: "GET", path: "/organizations/default/pushy/job_status_feed/" + jobID, token: k.user.Token, want: 404})

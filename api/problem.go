@@ -55,6 +55,8 @@ var codeStatus = map[herald.Code]int{
 	herald.ENotAcceptable: http.StatusNotAcceptable,
 	herald.EUnavailable:   http.StatusServiceUnavailable,
 	herald.ETooMany:       http.StatusTooManyRequests,
+
+	herald.EMethodNotAllowed: http.StatusMethodNotAllowed,
 }
 
 var codeType = map[herald.Code]string{
@@ -68,6 +70,8 @@ var codeType = map[herald.Code]string{
 	herald.ENotAcceptable: "not-acceptable",
 	herald.EUnavailable:   "unavailable",
 	herald.ETooMany:       "too-many",
+
+	herald.EMethodNotAllowed: "method-not-allowed",
 }
 
 // errStoreFull answers a write the store refused for want of space (its

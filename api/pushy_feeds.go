@@ -41,7 +41,10 @@ func (a *API) feedPrecheck(r *http.Request) (string, error) {
 // jobFeed: GET /organizations/{org}/pushy/job_status_feed/{id} (SPEC §5.3).
 // A running job: its events since start (or after a recognized id), then
 // live until job_complete, then the stream ends. A finished job: the events
-// after a recognized id, or else one summary event (no id); then the end.
+// after a recognized id (204 when none is left); else, within
+// Config.JobFeedLinger of its end, its whole history (as Chef keeps the
+// stream a few seconds after completion), or later one summary event (no
+// id); then the end.
 func (a *API) jobFeed(w http.ResponseWriter, r *http.Request) {
 	org, err := a.feedPrecheck(r)
 	var j lifecycle.Job
@@ -57,10 +60,17 @@ func (a *API) jobFeed(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	subject := store.Subject("job", org, j.ID)
 	if j.Finished() {
+		if recognized && a.endedFeed(w, r, subject, after, seq) {
+			return
+		}
 		st := a.openStream(w, r, nil)
 		defer st.close()
 		if recognized {
 			_, _ = st.replay(ctx, subject, after, seq, nil)
+			return
+		}
+		if a.jobLingers(j, time.Now()) {
+			_, _ = st.replay(ctx, subject, herald.ID{}, seq, nil)
 			return
 		}
 		now := time.Now().UTC()
@@ -158,4 +168,19 @@ func (a *API) historyStart(ctx context.Context, org string) time.Time {
 		t = first
 	}
 	return t
+}
+
+// DefaultJobFeedLinger is the default Config.JobFeedLinger: Chef keeps a
+// job's stream 5 s after completion.
+const DefaultJobFeedLinger = 5 * time.Second
+
+// jobLingers reports whether finished job j ended less than
+// Config.JobFeedLinger before now: its feed then replays the whole history
+// rather than the summary.
+func (a *API) jobLingers(j lifecycle.Job, now time.Time) bool {
+	linger := a.cfg.JobFeedLinger
+	if linger == 0 {
+		linger = DefaultJobFeedLinger
+	}
+	return linger > 0 && now.Sub(j.LastEventAt) < linger
 }

@@ -17,15 +17,15 @@ import (
 // strictly, then copied into a lifecycle.JobSpec: the spec's own JSON form
 // is the snapshot's, which a caller must not be able to set (requested_by).
 type jobRequest struct {
-	Command       *string           `json:"command"`
-	Nodes         []string          `json:"nodes"`
-	RunTimeout    *int              `json:"run_timeout"`
-	Quorum        *int              `json:"quorum"`
-	User          *string           `json:"user"`
-	Dir           *string           `json:"dir"`
-	Env           map[string]string `json:"env"`
-	File          *string           `json:"file"`
-	CaptureOutput *bool             `json:"capture_output"`
+	Command       *string  `json:"command"`
+	Nodes         []string `json:"nodes"`
+	RunTimeout    *int     `json:"run_timeout"`
+	Quorum        *int     `json:"quorum"`
+	User          *string  `json:"user"`
+	Dir           *string  `json:"dir"`
+	Env           jobEnv   `json:"env"`
+	File          *string  `json:"file"`
+	CaptureOutput *bool    `json:"capture_output"`
 }
 
 func (q *jobRequest) spec(requestedBy string) (lifecycle.JobSpec, error) {
@@ -174,18 +174,29 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) {
 	writeList(a, w, r, out, 0, more, "before", func(s lifecycle.JobSummary) string { return s.ID })
 }
 
-// getJob: GET /organizations/{org}/pushy/jobs/{id} — the job summary.
+// getJob: GET /organizations/{org}/pushy/jobs/{id} — the job summary;
+// with ?include_file=true also the job's file as submitted (Chef's
+// include_file).
 func (a *API) getJob(w http.ResponseWriter, r *http.Request) {
 	org, _, err := a.pushyDomain(r)
 	var j lifecycle.Job
 	if err == nil {
 		j, _, err = a.visibleJob(r.Context(), org, r.PathValue("id"))
 	}
+	var withFile bool
+	if err == nil {
+		withFile, err = includeFile(r)
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, j.Summary(time.Now()))
+	sum := j.Summary(time.Now())
+	if withFile {
+		a.writeJobWithFile(w, r, org, j, sum)
+		return
+	}
+	writeJSON(w, http.StatusOK, sum)
 }
 
 // abortJob: POST /organizations/{org}/pushy/jobs/{id}/abort → 202 and the
@@ -262,7 +273,10 @@ func (a *API) jobOutput(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, notFoundf("node %q has not reported %s for job %s", node, stream, j.ID))
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	// The bytes as the node sent them, of no known encoding: Chef serves
+	// them as application/octet-stream, and a browser must not sniff them.
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte(*text))
 }

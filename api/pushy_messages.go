@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/herald-sse/herald"
 	"github.com/herald-sse/herald/auth"
@@ -20,6 +21,9 @@ type nodeMessageReq struct {
 	JobID  *string `json:"job_id"`
 	Stdout *string `json:"stdout"`
 	Stderr *string `json:"stderr"`
+	// Reason is the node's short reason for a nack_commit or failed
+	// (optional, at most lifecycle.MaxNodeReason characters).
+	Reason *string `json:"reason"`
 }
 
 // nodeMessageAnswer is the answer to a node message: where the node and
@@ -61,6 +65,8 @@ func (a *API) nodeMessage(w http.ResponseWriter, r *http.Request) {
 		err = herald.FieldErrorf("job_id", "is required")
 	case !validJobID(*req.JobID):
 		err = herald.FieldErrorf("job_id", "must be a job id (32 lowercase hex digits), got %q", truncate(*req.JobID, 80))
+	case req.Reason != nil && utf8.RuneCountInString(*req.Reason) > lifecycle.MaxNodeReason:
+		err = herald.FieldErrorf("reason", "is %d characters; at most %d are kept", utf8.RuneCountInString(*req.Reason), lifecycle.MaxNodeReason)
 	}
 	var j lifecycle.Job
 	if err == nil {
@@ -90,7 +96,11 @@ func (a *API) nodeMessage(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return change{}, nil, notFoundf("no job %s in organization %q", j.ID, org)
 		}
-		nj, evs, cmds, err := e.Job.NodeMessage(node, msg, time.Now().UTC())
+		var reason string
+		if req.Reason != nil {
+			reason = *req.Reason
+		}
+		nj, evs, cmds, err := e.Job.NodeReport(node, msg, reason, time.Now().UTC())
 		if err != nil {
 			return change{}, nil, err
 		}

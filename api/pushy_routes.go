@@ -24,6 +24,7 @@ func (a *API) pushyRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET "+p+"/jobs/{id}/output/{node}/{stream}", a.authed(a.jobOutput))
 	m.HandleFunc("GET "+p+"/node_states", a.authed(a.nodeStates))
 	m.HandleFunc("GET "+p+"/node_states/{node}", a.authed(a.nodeState))
+	m.HandleFunc("GET "+p+"/_status", a.authed(a.pushyStatusHandler))
 	for _, feed := range []string{"job_status_feed", "jobs_status_feed"} {
 		m.HandleFunc("GET "+p+"/"+feed, a.feed(a.orgFeed))
 		m.HandleFunc("GET "+p+"/"+feed+"/{id}", a.feed(a.jobFeed))

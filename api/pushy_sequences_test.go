@@ -45,9 +45,10 @@ func index(evs []sse.Event, d string) int {
 // organization feed (open before, no id: live only) gets start and
 // job_complete with "job"; resuming in the middle (also inside one
 // transition's group of events) gives exactly the rest; a subscriber after
-// the end gets summary (no id) and the end; capture_output is served.
+// the end gets summary (no id) and the end (the server does not linger,
+// see TestJobFeedLinger); capture_output is served.
 func TestPushyAllSucceed(t *testing.T) {
-	s := pjServer(t)
+	s := pjServer(t, noLinger)
 	ctx := context.Background()
 	svc := s.CreateKey(t, "service", "default", nil, "")
 	c := s.Client(svc.Token)
@@ -107,11 +108,8 @@ func TestPushyAllSucceed(t *testing.T) {
 			t.Fatalf("resume after %d (%s): got %s, want %s", k, evs[k].ID, pjNames(rest), pjNames(evs[k+1:]))
 		}
 	}
-	// After the last event: nothing, then the end.
-	rf := s.OpenFeed(t, jobFeedPath("default", id)+"?lastEventId="+evs[len(evs)-1].ID, svc.Token, nil)
-	if rest, err := pjReadAll(t, rf, 5*time.Second); err != nil || len(rest) != 0 {
-		t.Fatalf("resume after the end: %s %v", pjNames(rest), err)
-	}
+	// After the last event: nothing left, 204 (SPEC §5.3).
+	want204(t, s, jobFeedPath("default", id)+"?lastEventId="+evs[len(evs)-1].ID, svc.Token, nil)
 
 	// A subscriber after the end, without id (or with an unknown one):
 	// summary without id, then the end.
@@ -158,7 +156,7 @@ func TestPushyAllSucceed(t *testing.T) {
 // one live node among them, it votes, is sent to rehab (abort on its
 // command feed, answered aborted) and the quorum fails.
 func TestPushyQuorumFailedOffline(t *testing.T) {
-	s := pjServer(t)
+	s := pjServer(t, noLinger)
 	ctx := context.Background()
 	svc := s.CreateKey(t, "service", "default", nil, "")
 	c := s.Client(svc.Token)

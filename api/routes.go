@@ -41,6 +41,11 @@ func (a *API) routes() {
 	m.HandleFunc("/", a.notFound)
 }
 
+// notFound answers what no route takes: 405 with Allow when the path
+// exists with other methods (methods.go), else 404.
 func (a *API) notFound(w http.ResponseWriter, r *http.Request) {
+	if a.methodNotAllowed(w, r) {
+		return
+	}
 	a.writeError(w, r, notFoundf("no such endpoint: %s %s", r.Method, r.URL.Path))
 }

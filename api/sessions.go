@@ -237,6 +237,9 @@ func sessionTopics(r *store.Record) []string {
 func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 	k := caller(r)
 	f, err := a.sessionWatch(k, r.URL.Query())
+	if err == nil {
+		err = acceptEventStream(r)
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return

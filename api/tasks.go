@@ -243,9 +243,16 @@ func recordEnds(m *store.Msg) bool {
 // taskFeed: GET /events/background-task?taskId=UUID (SPEC §4).
 func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 	k := caller(r)
-	e, err := orCatchUp(r.Context(), a, func() (views.TaskEntry, error) {
-		return a.watchableTask(k, r.URL.Query().Get("taskId"), "taskId")
-	})
+	raw, field, err := taskIDParam(r.URL.Query())
+	if err == nil {
+		err = acceptEventStream(r)
+	}
+	var e views.TaskEntry
+	if err == nil {
+		e, err = orCatchUp(r.Context(), a, func() (views.TaskEntry, error) {
+			return a.watchableTask(k, raw, field)
+		})
+	}
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -260,6 +267,9 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 
 	if e.Task.Finished() {
+		if recognized && a.endedFeed(w, r, e.Subject, after, e.Seq) {
+			return
+		}
 		st := a.openStream(w, r, nil)
 		defer st.close()
 		if recognized {

@@ -69,6 +69,9 @@ type (
 		Timestamp string `json:"timestamp"`
 		Node      string `json:"node"`
 		Status    string `json:"status"`
+		// Reason is the node's own words on a failure vote or a failed
+		// run, when it gave some.
+		Reason string `json:"reason,omitempty"`
 	}
 	nodeData struct {
 		Timestamp string `json:"timestamp"`

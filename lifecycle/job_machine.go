@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"maps"
 	"time"
+	"unicode/utf8"
 
 	herald "github.com/herald-sse/herald"
 )
@@ -60,7 +61,14 @@ type JobInput struct {
 	Node    string          // InputNodeMessage, InputNodeDown
 	Message NodeMessageType // InputNodeMessage
 	Reason  DownReason      // InputNodeDown
+	// Detail is the node's reason for a nack_commit or failed message (at
+	// most MaxNodeReason characters), carried as "reason" by the failure
+	// vote or failed run it causes (InputNodeMessage).
+	Detail string
 }
+
+// MaxNodeReason is the most characters of a node's reason herald keeps.
+const MaxNodeReason = 200
 
 // StartJob creates job id of domain from spec (validated with ValidateJobSpec)
 // at now and starts voting (SPEC §5.2.1). availability[node] is true when the
@@ -102,6 +110,12 @@ func StartJob(id, domain string, spec JobSpec, availability map[string]bool, vot
 // NodeMessage applies a message of node about this job.
 func (j Job) NodeMessage(node string, msg NodeMessageType, now time.Time) (Job, []Event, []Command, error) {
 	return j.Apply(JobInput{Kind: InputNodeMessage, Node: node, Message: msg}, now)
+}
+
+// NodeReport applies a message of node about this job with the node's
+// reason ("" for none): a failure vote or failed run carries it.
+func (j Job) NodeReport(node string, msg NodeMessageType, reason string, now time.Time) (Job, []Event, []Command, error) {
+	return j.Apply(JobInput{Kind: InputNodeMessage, Node: node, Message: msg, Detail: reason}, now)
 }
 
 // NodeDown applies node going down.
@@ -150,6 +164,9 @@ func (j Job) Apply(in JobInput, now time.Time) (Job, []Event, []Command, error) 
 			return j, nil, nil, herald.FieldErrorf("type",
 				"unknown node message type %q; want ack_commit, nack_commit, ack_run, nack_run, succeeded, failed or aborted", in.Message)
 		}
+		if n := utf8.RuneCountInString(in.Detail); n > MaxNodeReason {
+			return j, nil, nil, herald.FieldErrorf("reason", "is %d characters; at most %d", n, MaxNodeReason)
+		}
 	case InputNodeDown:
 		if in.Reason != MissedHeartbeats && in.Reason != NewIncarnation {
 			return j, nil, nil, herald.FieldErrorf("reason", "unknown node down reason %q", in.Reason)
@@ -168,6 +185,7 @@ func (j Job) Apply(in JobInput, now time.Time) (Job, []Event, []Command, error) 
 		return j.applyFinished(in, now)
 	}
 	t := newJobTx(j, now)
+	t.reason = in.Detail
 	if j.fault() != "" {
 		t.crash()
 		nj, evs, cmds := t.result()

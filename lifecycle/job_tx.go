@@ -13,6 +13,9 @@ type jobTx struct {
 	events  []Event
 	cmds    []Command
 	changed bool
+	// reason is the node's reason given with the message being applied
+	// (failure votes and failed runs carry it).
+	reason string
 }
 
 func newJobTx(j Job, now time.Time) *jobTx {
@@ -77,7 +80,11 @@ func (t *jobTx) rehab(node string) {
 }
 
 func (t *jobTx) vote(node, status string) {
-	t.emit(EventQuorumVote, nodeStatusData{Timestamp: t.stamp(), Node: node, Status: status})
+	d := nodeStatusData{Timestamp: t.stamp(), Node: node, Status: status}
+	if status == VoteFailure {
+		d.Reason = t.reason
+	}
+	t.emit(EventQuorumVote, d)
 }
 
 func (t *jobTx) runStart(node string) {
@@ -85,7 +92,11 @@ func (t *jobTx) runStart(node string) {
 }
 
 func (t *jobTx) runComplete(node, status string) {
-	t.emit(EventRunComplete, nodeStatusData{Timestamp: t.stamp(), Node: node, Status: status})
+	d := nodeStatusData{Timestamp: t.stamp(), Node: node, Status: status}
+	if status == RunFailure {
+		d.Reason = t.reason
+	}
+	t.emit(EventRunComplete, d)
 }
 
 // finish ends the job with status: timers disarmed, job_complete emitted.

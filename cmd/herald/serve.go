@@ -45,6 +45,7 @@ type serveOpts struct {
 	replicas                                             int
 	maxPendingBytes                                      int64
 	shutdownSpread                                       time.Duration
+	compat                                               compatOpts
 }
 
 func newServeCmd() *cobra.Command {
@@ -98,6 +99,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.BoolVar(&o.handlerWrites, "handler-writes", false, "write every stream from its own goroutine, as TLS and HTTP/2 streams are (for comparison)")
 	_ = f.MarkHidden("handler-writes")
 	o.limits.flags(f)
+	o.compat.flags(f)
 	return cmd
 }
 
@@ -134,6 +136,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	}
 	retry, err := parseRetry(o.sseRetry)
 	if err != nil {
+		return err
+	}
+	if err := o.compat.check(); err != nil {
 		return err
 	}
 	if o.bootstrap, err = bootstrapToken(o.bootstrap, o.bootstrapFile); err != nil {
@@ -228,7 +233,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if u := st.NATSURL(); u != "" {
 		log.Info("embedded NATS exposed", "url", u)
 	}
-	a := api.New(api.Config{
+	cfg := api.Config{
 		HandlerWrites:    o.handlerWrites,
 		ReplayCache:      replayCache(o.replayCacheMB),
 		IdempotencyCache: idempotencyCache(o.idempotencyCacheMB),
@@ -241,7 +246,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
 		MaxStreamsPerKey: o.limits.maxStreamsPerKey, RateWrites: o.limits.rateWrites,
 		RateLogins: o.limits.rateLogins, RateAuthFailures: o.limits.rateAuthFailures, Listener: ln,
-	}, st, log)
+	}
+	o.compat.apply(&cfg)
+	a := api.New(cfg, st, log)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	var runErr error
