@@ -136,6 +136,10 @@ func ExampleClient_StartJob() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// The job ended at once (its only node is offline); a feed opened within
+	// 5 s of the end replays its whole history, later it is one summary.
 	// Output:
-	// summary quorum_failed map[unavailable:[ghost]]
+	// start  map[]
+	// quorum_vote down map[]
+	// job_complete quorum_failed map[]
 }

@@ -123,6 +123,11 @@ func (c *Client) follow(ctx context.Context, path string, last *string, opt *Fee
 		return false, false, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent {
+		// The feed has ended and nothing is left after our last id
+		// (SPEC §4, §5.3): it is done, as after its last event.
+		return false, true, nil
+	}
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return false, false, problem(resp.StatusCode, resp.Header, data)

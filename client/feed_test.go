@@ -199,3 +199,39 @@ func TestSubscribeRefusalIsFinal(t *testing.T) {
 		t.Fatalf("want a 404 *client.Error, got %v", err)
 	}
 }
+
+// TestSubscribeEndsOn204: resuming a finished task's feed at its terminal
+// event gets 204 No Content (nothing is left), which ends Subscribe with
+// nil at once instead of reconnecting forever.
+func TestSubscribeEndsOn204(t *testing.T) {
+	s := testutil.Start(t)
+	ctx := context.Background()
+	c := s.Admin()
+	id, err := c.CreateTask(ctx, 0, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.FinishTask(ctx, id, "done", nil); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	err = c.Subscribe(ctx, "/events/background-task?taskId="+id, client.FeedOptions{}, func(e client.Event) error {
+		if e.ID != "" {
+			last = e.ID
+		}
+		return nil
+	})
+	if err != nil || last == "" {
+		t.Fatalf("first follow: last %q, %v", last, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n := 0
+	err = c.Subscribe(ctx, "/events/background-task?taskId="+id, client.FeedOptions{LastEventID: last}, func(client.Event) error {
+		n++
+		return nil
+	})
+	if err != nil || n != 0 {
+		t.Fatalf("resumed at the terminal event: %d events, %v (want none and nil)", n, err)
+	}
+}
