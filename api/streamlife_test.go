@@ -300,6 +300,9 @@ func testKeepaliveOnTheClock(t *testing.T, mode testutil.Option) {
 			}
 		}
 	}
+	// The wheel's ticker must be armed before the clock moves, or the
+	// Advance fires nothing (a loaded box may start the wheel late).
+	fc.WaitArmed(1)
 	fc.Advance(period - time.Second)
 	if _, err := s.Admin().ReportSession(context.Background(), sessionReport("s1", u.AccessKey, "g", "session_enqueued"), ""); err != nil {
 		t.Fatal(err)
