@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -48,7 +50,7 @@ func newJobCmd() *cobra.Command {
 	var quorum string
 	var timeout int
 	var capture, detach bool
-	var dir, runAs string
+	var dir, runAs, file string
 	var env []string
 	start := &cobra.Command{
 		Use:   "start COMMAND NODE…",
@@ -85,6 +87,13 @@ node succeeded, 1 otherwise.`,
 			}
 			if runAs != "" {
 				body["user"] = runAs
+			}
+			if file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("--file: %w", err)
+				}
+				body["file"] = "base64:" + base64.StdEncoding.EncodeToString(b)
 			}
 			if len(env) > 0 {
 				m := map[string]string{}
@@ -123,6 +132,7 @@ node succeeded, 1 otherwise.`,
 	start.Flags().BoolVar(&capture, "capture", false, "capture each node's stdout and stderr")
 	start.Flags().StringVar(&dir, "dir", "", "working directory on the nodes")
 	start.Flags().StringVar(&runAs, "user", "", "user to run the command as on the nodes")
+	start.Flags().StringVar(&file, "file", "", "send this local file with the job; the command finds it at $CHEF_PUSH_JOB_FILE (at most 100000 bytes)")
 	start.Flags().StringArrayVar(&env, "env", nil, "NAME=value in the command's environment (repeatable)")
 	start.Flags().BoolVar(&detach, "detach", false, "print the job id and return without following it")
 	start.Flags().BoolVar(&o.json, "json", false, "print each event as one JSON object per line")
