@@ -31,7 +31,7 @@ type Config struct {
 	// the command itself if the server has not sent abort by then;
 	// DefaultTimeoutGrace when zero.
 	TimeoutGrace time.Duration
-	Log         *slog.Logger
+	Log          *slog.Logger
 }
 
 // Agent is one push-jobs node.
