@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/herald-sse/herald/internal/version"
 )
 
 func main() {
@@ -46,12 +48,14 @@ Every flag can also be set in the environment as HERALD_<FLAG>, e.g.
 HERALD_LISTEN=0.0.0.0:8080 or HERALD_TOKEN=hrld_….`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Read().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return flagsFromEnv(cmd)
 		},
 	}
 	root.AddCommand(newServeCmd(), newTaskCmd(), newSessionCmd(), newAdminCmd(), newWatchCmd(), newAgentCmd(), newJobCmd(), newNodeCmd())
 	root.AddCommand(newBenchCmd())
+	root.SetVersionTemplate("herald {{.Version}}\n")
 	return root
 }
 
