@@ -26,6 +26,10 @@ func main() {
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
 		}
+		if msg, ok := unreachable(err); ok {
+			fmt.Fprintln(os.Stderr, "herald:", msg)
+			os.Exit(1)
+		}
 		fmt.Fprintln(os.Stderr, "herald:", err)
 		os.Exit(1)
 	}
