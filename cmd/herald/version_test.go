@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // buildRecord is what the toolchain stamped into bin: its module version
@@ -65,5 +67,38 @@ func TestVersion(t *testing.T) {
 	}
 	if !strings.Contains(info, `version="`+ver+`"`) || !strings.Contains(info, `revision="`+rev+`"`) || !strings.HasSuffix(info, "} 1\n") {
 		t.Fatalf("herald_build_info %q (want version %q, revision %q)", info, ver, rev)
+	}
+}
+
+// TestServeLogsReadyWithURL (issue 15 §4): the first line, which names
+// the address early, says it is not ready yet; the "herald ready" line —
+// logged only once /readyz answers 200 — names the URL to use and the
+// version.
+func TestServeLogsReadyWithURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs herald")
+	}
+	p := startServe(t, "--data", t.TempDir(), "--bootstrap-token", testToken)
+	ver, _ := buildRecord(t, heraldBinary(t))
+	var first, ready struct {
+		Msg, URL, Version, Note string
+		Ready                   *bool
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ready.Msg == "" && time.Now().Before(deadline) {
+		lines := strings.Split(strings.TrimSpace(p.Logs()), "\n")
+		_ = json.Unmarshal([]byte(lines[0]), &first)
+		for _, l := range lines {
+			if strings.Contains(l, `"msg":"herald ready"`) {
+				_ = json.Unmarshal([]byte(l), &ready)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if first.Ready == nil || *first.Ready || !strings.Contains(first.Note, "503") {
+		t.Fatalf("first line %+v: want ready=false and a note about 503", first)
+	}
+	if ready.URL != p.url || ready.Version != ver {
+		t.Fatalf("ready line %+v: want url %s and version %s\n%s", ready, p.url, ver, p.Logs())
 	}
 }
