@@ -27,7 +27,11 @@ type Config struct {
 	// 404 on heartbeats and the command feed, with no success between)
 	// before Run ends; DefaultGiveUpAfter when zero.
 	GiveUpAfter time.Duration
-	Log         *slog.Logger
+	// TimeoutGrace is how long after a job's run_timeout the agent stops
+	// the command itself if the server has not sent abort by then;
+	// DefaultTimeoutGrace when zero.
+	TimeoutGrace time.Duration
+	Log          *slog.Logger
 }
 
 // Agent is one push-jobs node.
@@ -52,6 +56,7 @@ type Agent struct {
 	wake     chan struct{} // a heartbeat got through again: retry the message now
 	outbox   chan message
 	pending  atomic.Int64 // messages queued or being sent
+	noReason atomic.Bool  // the server refused a message's reason: send none
 }
 
 type message struct {
@@ -59,6 +64,9 @@ type message struct {
 	JobID  string `json:"job_id"`
 	Stdout string `json:"stdout,omitempty"`
 	Stderr string `json:"stderr,omitempty"`
+	// Reason says shortly why a vote or a run failed ("command not in
+	// whitelist", "exit status 2").
+	Reason string `json:"reason,omitempty"`
 	key    string // Idempotency-Key: the same message is never applied twice
 }
 
@@ -69,6 +77,9 @@ func New(cfg Config) *Agent {
 	}
 	if cfg.GiveUpAfter <= 0 {
 		cfg.GiveUpAfter = DefaultGiveUpAfter
+	}
+	if cfg.TimeoutGrace <= 0 {
+		cfg.TimeoutGrace = DefaultTimeoutGrace
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -201,29 +212,32 @@ func (a *Agent) handle(e client.Event) error {
 			return nil // already answered; the outbox delivers the vote
 		}
 		a.voted[job.ID] = true
+		var why error
 		_, ok := a.cfg.Whitelist[job.Command]
-		envErr := checkJobEnv(job.Env)
 		switch {
 		case a.running != nil || (a.committed != nil && a.committed.ID != job.ID):
-			a.log.Info("nack commit", "job", job.ID, "why", errBusy)
-			a.send("nack_commit", job.ID, "", "")
+			why = errBusy
 		case !ok:
-			a.log.Info("nack commit", "job", job.ID, "command", job.Command, "why", errNotWhitelisted)
-			a.send("nack_commit", job.ID, "", "")
-		case envErr != nil:
-			a.log.Warn("nack commit", "job", job.ID, "why", envErr)
-			a.send("nack_commit", job.ID, "", "")
+			why = errNotWhitelisted
 		default:
-			j := job
-			a.committed = &j
-			a.send("ack_commit", job.ID, "", "")
+			if why = checkJobEnv(job.Env); why == nil {
+				why = canRun(job)
+			}
 		}
+		if why != nil {
+			a.log.Info("nack commit", "job", job.ID, "command", job.Command, "why", why)
+			a.send(message{Type: "nack_commit", JobID: job.ID, Reason: why.Error()})
+			return nil
+		}
+		j := job
+		a.committed = &j
+		a.send(message{Type: "ack_commit", JobID: job.ID})
 	case "run":
 		if a.finished[job.ID] || a.runID == job.ID {
 			return nil // never run a job twice
 		}
 		if a.committed == nil || a.committed.ID != job.ID {
-			a.send("nack_run", job.ID, "", "")
+			a.send(message{Type: "nack_run", JobID: job.ID, Reason: "no commit for this job"})
 			return nil
 		}
 		a.startLocked(*a.committed)
@@ -236,7 +250,7 @@ func (a *Agent) handle(e client.Event) error {
 			a.finished[a.committed.ID] = true
 			a.committed = nil
 		}
-		a.send("aborted", job.ID, "", "")
+		a.send(message{Type: "aborted", JobID: job.ID})
 	}
 	return nil
 }
@@ -246,12 +260,12 @@ func (a *Agent) startLocked(job Job) {
 	a.committed = nil
 	a.finished[job.ID] = true
 	line := a.cfg.Whitelist[job.Command]
-	a.send("ack_run", job.ID, "", "")
+	a.send(message{Type: "ack_run", JobID: job.ID})
 	a.reporting = job.ID
-	r, wait, err := start(job, line, a.cfg.Env, a.cfg.Node)
+	r, wait, err := startRun(job, line, a.cfg.Env, a.cfg.Node, a.cfg.TimeoutGrace)
 	if err != nil {
 		a.log.Warn("could not start", "job", job.ID, "err", err)
-		a.send("failed", job.ID, "", capture(job, err.Error()))
+		a.send(message{Type: "failed", JobID: job.ID, Stderr: capture(job, err.Error()), Reason: err.Error()})
 		return
 	}
 	a.running, a.runID = r, job.ID
@@ -261,15 +275,16 @@ func (a *Agent) startLocked(job Job) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		a.running, a.runID = nil, ""
+		m := message{Type: "failed", JobID: job.ID, Stdout: res.Stdout, Stderr: res.Stderr, Reason: res.Reason}
 		switch {
 		case res.Aborted:
-			a.send("aborted", job.ID, "", "")
+			m = message{Type: "aborted", JobID: job.ID}
 		case res.Succeeded:
-			a.send("succeeded", job.ID, res.Stdout, res.Stderr)
-		default:
-			a.send("failed", job.ID, res.Stdout, res.Stderr)
+			m.Type = "succeeded"
 		}
-		a.log.Info("finished", "job", job.ID, "succeeded", res.Succeeded, "aborted", res.Aborted, "timed_out", res.TimedOut)
+		a.send(m)
+		a.log.Info("finished", "job", job.ID, "succeeded", res.Succeeded, "aborted", res.Aborted, "timed_out", res.TimedOut,
+			"reason", res.Reason)
 	}()
 }
 
@@ -281,15 +296,15 @@ func capture(job Job, s string) string {
 }
 
 // send queues a message; the sender delivers them in order.
-func (a *Agent) send(typ, jobID, stdout, stderr string) {
-	m := message{Type: typ, JobID: jobID, Stdout: stdout, Stderr: stderr,
-		key: fmt.Sprintf("%s-%s-%s", a.incarnation, jobID, typ)}
+func (a *Agent) send(m message) {
+	m.Reason = shortReason(m.Reason)
+	m.key = fmt.Sprintf("%s-%s-%s", a.incarnation, m.JobID, m.Type)
 	a.pending.Add(1)
 	select {
 	case a.outbox <- m:
 	default:
 		a.pending.Add(-1)
-		a.log.Error("outbox full; dropping a message", "type", typ, "job", jobID)
+		a.log.Error("outbox full; dropping a message", "type", m.Type, "job", m.JobID)
 	}
 }
 
@@ -318,6 +333,9 @@ func (a *Agent) deliver(ctx context.Context, m message) bool {
 	var delay time.Duration
 	var refusedSince time.Time
 	for {
+		if m.Reason != "" && a.noReason.Load() {
+			m.Reason, m.key = "", m.key+"-plain"
+		}
 		err := a.cfg.Client.Do(ctx, "POST", a.base+"/messages", m, nil, m.key)
 		if err == nil {
 			a.delivered(m)
@@ -328,6 +346,13 @@ func (a *Agent) deliver(ctx context.Context, m message) bool {
 		}
 		switch classify(err) {
 		case permanent:
+			if m.Reason != "" && refusesReason(err) {
+				// A server from before the reason field: the message
+				// without it.
+				a.log.Info("the server does not take a message's reason; sending messages without")
+				a.noReason.Store(true)
+				continue
+			}
 			a.log.Warn("message refused", "type", m.Type, "job", m.JobID, "err", err)
 			a.delivered(m)
 			return true

@@ -18,6 +18,12 @@ import (
 // MaxOutput is how much of stdout and of stderr is kept for a captured run.
 const MaxOutput = 256 << 10
 
+// DefaultTimeoutGrace is how long after a job's run_timeout the agent
+// stops the command by itself when the server has not sent abort: the
+// server's run timer decides that a job timed out, the agent's own is a
+// backstop for a server it cannot reach.
+const DefaultTimeoutGrace = 5 * time.Second
+
 // Job is what a commit asks the agent to run.
 type Job struct {
 	ID            string            `json:"job_id"`
@@ -36,6 +42,8 @@ type Result struct {
 	Stdout, Stderr string // when captured
 	Aborted        bool
 	TimedOut       bool
+	// Reason says shortly why a run did not succeed ("exit status 2").
+	Reason string
 }
 
 // run is one running command: a process group that abort kills whole.
@@ -70,11 +78,17 @@ func (c *cappedBuffer) String() string {
 	return c.Buffer.String()
 }
 
-// start runs line for job in its own process group, with the job's dir,
+// start is startRun with DefaultTimeoutGrace.
+func start(job Job, line string, p EnvPolicy, node string) (*run, func() Result, error) {
+	return startRun(job, line, p, node, DefaultTimeoutGrace)
+}
+
+// startRun runs line for job in its own process group, with the job's dir,
 // run-as user (only when the agent runs as root), file (written to a
 // temporary file named by $CHEF_PUSH_JOB_FILE) and an environment built by
-// p (see EnvPolicy.jobEnv): never the agent's own.
-func start(job Job, line string, p EnvPolicy, node string) (*run, func() Result, error) {
+// p (see EnvPolicy.jobEnv): never the agent's own. The command is killed
+// grace after the job's run timeout unless it ended or was aborted before.
+func startRun(job Job, line string, p EnvPolicy, node string, grace time.Duration) (*run, func() Result, error) {
 	cmd := exec.Command("/bin/sh", "-c", line)
 	cmd.Dir = job.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -111,7 +125,7 @@ func start(job Job, line string, p EnvPolicy, node string) (*run, func() Result,
 		timeout = time.Hour
 	}
 	wait := func() Result {
-		timer := time.AfterFunc(timeout, func() { r.kill(false) })
+		timer := time.AfterFunc(timeout+grace, func() { r.kill(false) })
 		err := cmd.Wait()
 		timedOut := !timer.Stop()
 		close(r.done)
@@ -122,11 +136,19 @@ func start(job Job, line string, p EnvPolicy, node string) (*run, func() Result,
 		aborted := r.aborted
 		r.mu.Unlock()
 		res := Result{Succeeded: err == nil, Aborted: aborted, TimedOut: timedOut && !aborted}
+		switch {
+		case res.Aborted:
+			res.Reason = "aborted"
+		case res.TimedOut:
+			res.Reason = fmt.Sprintf("killed %v after the run timeout of %v", grace, timeout)
+		case err != nil:
+			res.Reason = err.Error() // "exit status 2", "signal: killed"
+		}
 		if job.CaptureOutput {
 			res.Stdout, res.Stderr = stdout.String(), stderr.String()
 		}
 		if res.TimedOut && job.CaptureOutput {
-			res.Stderr += fmt.Sprintf("\n[killed after the run timeout of %v]\n", timeout)
+			res.Stderr += "\n[" + res.Reason + "]\n"
 		}
 		return res
 	}
@@ -162,6 +184,10 @@ func runAs(name string) (*syscall.Credential, identity, error) {
 		return nil, identityOf(u), nil
 	}
 	u, err := user.Lookup(name)
+	var unknown user.UnknownUserError
+	if errors.As(err, &unknown) {
+		return nil, identity{}, fmt.Errorf("user %s does not exist", name)
+	}
 	if err != nil {
 		return nil, identity{}, fmt.Errorf("run-as user %q: %w", name, err)
 	}
@@ -169,7 +195,7 @@ func runAs(name string) (*syscall.Credential, identity, error) {
 		return nil, identityOf(u), nil
 	}
 	if os.Getuid() != 0 {
-		return nil, identity{}, fmt.Errorf("run-as user %q: the agent is not root, so it can only run as itself", name)
+		return nil, identity{}, fmt.Errorf("cannot run as user %s: the agent is not root, so it can only run as itself", name)
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
@@ -179,21 +205,13 @@ func runAs(name string) (*syscall.Credential, identity, error) {
 // writeJobFile writes the job's file (mode 0600), owned by the run-as user
 // when there is one, and returns its path.
 func writeJobFile(job Job, cred *syscall.Credential) (string, error) {
-	var data []byte
-	switch {
-	case strings.HasPrefix(job.File, "raw:"):
-		data = []byte(strings.TrimPrefix(job.File, "raw:"))
-	case strings.HasPrefix(job.File, "base64:"):
-		var err error
-		if data, err = base64.StdEncoding.DecodeString(strings.TrimPrefix(job.File, "base64:")); err != nil {
-			return "", fmt.Errorf("job file: %w", err)
-		}
-	default:
-		return "", errors.New("job file: want a raw: or base64: prefix")
+	data, err := decodeJobFile(job.File)
+	if err != nil {
+		return "", err
 	}
 	f, err := os.CreateTemp("", "herald-job-"+job.ID+"-*")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("cannot write the job file: %w", err)
 	}
 	defer f.Close()
 	if _, err := f.Write(data); err != nil {
@@ -209,8 +227,24 @@ func writeJobFile(job Job, cred *syscall.Credential) (string, error) {
 	return f.Name(), nil
 }
 
+// decodeJobFile returns the content of a job's file ("raw:…" or
+// "base64:…").
+func decodeJobFile(file string) ([]byte, error) {
+	switch {
+	case strings.HasPrefix(file, "raw:"):
+		return []byte(strings.TrimPrefix(file, "raw:")), nil
+	case strings.HasPrefix(file, "base64:"):
+		data, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(file, "base64:"))
+		if err != nil {
+			return nil, fmt.Errorf("job file: %w", err)
+		}
+		return data, nil
+	}
+	return nil, errors.New("job file: want a raw: or base64: prefix")
+}
+
 // errBusy and errNotWhitelisted explain a nack.
 var (
 	errBusy           = errors.New("busy with another job")
-	errNotWhitelisted = errors.New("command not in the whitelist")
+	errNotWhitelisted = errors.New("command not in whitelist")
 )

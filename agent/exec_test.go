@@ -25,18 +25,22 @@ func TestRunCapturesOutputEnvDirFile(t *testing.T) {
 
 func TestRunFailsTimesOutAndAborts(t *testing.T) {
 	_, wait, _ := start(Job{ID: "f", RunTimeout: 10}, "exit 3", EnvPolicy{}, "n1")
-	if res := wait(); res.Succeeded {
-		t.Fatal("exit 3 succeeded")
+	if res := wait(); res.Succeeded || res.Reason != "exit status 3" {
+		t.Fatalf("exit 3: %+v", res)
 	}
-	// The run timeout kills the whole process group, children included.
+	// The run timeout, plus the grace the server has to send abort, kills
+	// the whole process group, children included — not before.
 	marker := filepath.Join(t.TempDir(), "child-alive")
 	startAt := time.Now()
-	_, wait, _ = start(Job{ID: "t", RunTimeout: 1, CaptureOutput: true}, "(sleep 3; touch "+marker+") & sleep 30", EnvPolicy{}, "n1")
+	const grace = 1500 * time.Millisecond
+	_, wait, _ = startRun(Job{ID: "t", RunTimeout: 1, CaptureOutput: true}, "(sleep 4; touch "+marker+") & sleep 30", EnvPolicy{}, "n1", grace)
 	res := wait()
-	if res.Succeeded || !res.TimedOut || time.Since(startAt) > 8*time.Second || !strings.Contains(res.Stderr, "run timeout") {
-		t.Fatalf("timeout: %+v after %v", res, time.Since(startAt))
+	took := time.Since(startAt)
+	if res.Succeeded || !res.TimedOut || took < time.Second+grace || took > 8*time.Second ||
+		!strings.Contains(res.Stderr, "run timeout") || res.Reason != "killed 1.5s after the run timeout of 1s" {
+		t.Fatalf("timeout: %+v after %v", res, took)
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(time.Until(startAt.Add(5 * time.Second)))
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("a child of the timed-out command survived")
 	}

@@ -87,3 +87,10 @@ func (r *refusals) refused(err error) error {
 	}
 	return nil
 }
+
+// refusesReason reports whether err is a 400 naming the field "reason": a
+// server that does not know it yet.
+func refusesReason(err error) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.Status == http.StatusBadRequest && ce.Field == "reason"
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/herald-sse/herald/internal/version"
 	"github.com/herald-sse/herald/store"
 )
 
@@ -124,7 +125,19 @@ func newMetrics(a *API) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	m.reg.MustRegister(a.limitCollectors()...)
+	m.reg.MustRegister(buildInfo())
 	return m
+}
+
+// buildInfo is herald_build_info: always 1, labelled with the running
+// build's version, VCS revision and Go version.
+func buildInfo() prometheus.Collector {
+	v := version.Read()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "herald_build_info",
+		Help:        "The running herald's build (value 1): version, VCS revision, Go version.",
+		ConstLabels: prometheus.Labels{"version": v.Version, "revision": v.Revision, "goversion": v.Go}})
+	g.Set(1)
+	return g
 }
 
 func (m *metrics) handler() http.Handler {

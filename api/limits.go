@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -93,7 +92,7 @@ func (a *API) limited(w http.ResponseWriter, r *http.Request, kind string, retry
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusTooManyRequests)
-	_ = json.NewEncoder(w).Encode(Problem{
+	_ = plainEncoder(w).Encode(Problem{
 		Type:   "urn:herald:problem:too-many-requests",
 		Title:  http.StatusText(http.StatusTooManyRequests),
 		Status: http.StatusTooManyRequests,

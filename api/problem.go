@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -122,8 +123,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff") // its text is never taken for HTML
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(Problem{
+	_ = plainEncoder(w).Encode(Problem{
 		Type:      "urn:herald:problem:" + codeType[he.Code],
 		Title:     title,
 		Status:    status,
@@ -138,7 +140,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_ = plainEncoder(w).Encode(v)
+}
+
+// plainEncoder writes JSON with <, > and & as themselves (encoding/json
+// would write \u003c…: a problem's detail quoting the input stays
+// readable).
+func plainEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
 }
 
 func writeRawJSON(w http.ResponseWriter, status int, b []byte) {

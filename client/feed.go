@@ -34,7 +34,16 @@ type FeedOptions struct {
 	OnReconnect func(attempt int, delay time.Duration, err error)
 	// OnComment, if set, receives comment lines (keepalives).
 	OnComment func(text string)
+	// NeverConnectedLimit, when positive, ends Subscribe with the last
+	// error if no connection was answered 200 within that time of its
+	// start (a wrong URL, a server that is not running). Once one was,
+	// reconnecting goes on without limit.
+	NeverConnectedLimit time.Duration
 }
+
+// ErrNeverConnected is what Subscribe returns (wrapping the last error)
+// when FeedOptions.NeverConnectedLimit passed without a connection.
+var ErrNeverConnected = errors.New("client: no connection to the feed")
 
 // Subscribe follows an SSE feed (path and query, e.g.
 // "/events/background-task?taskId=…") and calls fn for every event, in
@@ -57,8 +66,9 @@ func (c *Client) Subscribe(ctx context.Context, path string, opt FeedOptions, fn
 	}
 	last := opt.LastEventID
 	attempt := 0
+	began, connected := time.Now(), false
 	for {
-		progressed, done, err := c.follow(ctx, path, &last, &opt, stop, fn)
+		progressed, done, err := c.follow(ctx, path, &last, &opt, stop, &connected, fn)
 		if done || errors.Is(err, ErrStop) {
 			return nil
 		}
@@ -74,6 +84,13 @@ func (c *Client) Subscribe(ctx context.Context, path string, opt FeedOptions, fn
 		}
 		attempt++
 		delay := retryDelay(err, attempt, opt.MinBackoff, opt.MaxBackoff)
+		if limit := opt.NeverConnectedLimit; limit > 0 && !connected {
+			left := limit - time.Since(began)
+			if left <= 0 {
+				return fmt.Errorf("%w in %v: %w", ErrNeverConnected, limit, err)
+			}
+			delay = min(delay, left)
+		}
 		if opt.OnReconnect != nil {
 			opt.OnReconnect(attempt, delay, err)
 		}
@@ -101,7 +118,8 @@ func backoff(attempt int, min, max time.Duration) time.Duration {
 }
 
 // follow runs one connection. progressed reports whether any event came.
-func (c *Client) follow(ctx context.Context, path string, last *string, opt *FeedOptions, stop map[string]bool, fn func(Event) error) (progressed, done bool, err error) {
+// connected is set once the server answers 200.
+func (c *Client) follow(ctx context.Context, path string, last *string, opt *FeedOptions, stop map[string]bool, connected *bool, fn func(Event) error) (progressed, done bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(c.Server, "/")+path, nil)
 	if err != nil {
 		return false, false, &Error{Status: 400, Title: "Bad Request", Detail: err.Error()}
@@ -132,6 +150,7 @@ func (c *Client) follow(ctx context.Context, path string, last *string, opt *Fee
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return false, false, problem(resp.StatusCode, resp.Header, data)
 	}
+	*connected = true
 	r := sse.NewReader(bufio.NewReaderSize(resp.Body, 16<<10))
 	r.OnComment = opt.OnComment
 	for {

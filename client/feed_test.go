@@ -3,10 +3,12 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -233,5 +235,39 @@ func TestSubscribeEndsOn204(t *testing.T) {
 	})
 	if err != nil || n != 0 {
 		t.Fatalf("resumed at the terminal event: %d events, %v (want none and nil)", n, err)
+	}
+}
+
+// TestSubscribeNeverConnectedLimit: a feed whose server never answers
+// ends after NeverConnectedLimit with ErrNeverConnected wrapping the cause.
+func TestSubscribeNeverConnectedLimit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := &client.Client{Server: "http://" + addr}
+	started := time.Now()
+	err = c.Subscribe(context.Background(), "/v1/sessions/events", client.FeedOptions{NeverConnectedLimit: 500 * time.Millisecond},
+		func(client.Event) error { return nil })
+	took := time.Since(started)
+	if !errors.Is(err, client.ErrNeverConnected) || !errors.Is(err, syscall.ECONNREFUSED) || took < 500*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("after %v: %v", took, err)
+	}
+}
+
+// TestUnknownHostIsNotRetried: a server name that does not resolve is a
+// wrong URL, answered at once rather than after the retries.
+func TestUnknownHostIsNotRetried(t *testing.T) {
+	c := &client.Client{Server: "http://no-such-host-h15.invalid"}
+	started := time.Now()
+	err := c.Do(context.Background(), "GET", "/healthz", nil, nil, "")
+	var dns *net.DNSError
+	if !errors.As(err, &dns) || !dns.IsNotFound {
+		t.Skipf("this machine's resolver does not say 'no such host': %v", err)
+	}
+	if took := time.Since(started); took > 2*time.Second {
+		t.Fatalf("retried for %v", took)
 	}
 }

@@ -52,6 +52,8 @@ type NodeMessage struct {
 	JobID  string  `json:"job_id"`
 	Stdout *string `json:"stdout,omitempty"`
 	Stderr *string `json:"stderr,omitempty"`
+	// Reason says shortly why a vote or a run failed.
+	Reason string `json:"reason,omitempty"`
 }
 
 // NodeMessageAnswer is the server's answer to a node message.

@@ -62,6 +62,10 @@ func connectionError(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false // a name that does not exist: a wrong URL, not a restart
+	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }

@@ -25,17 +25,21 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) add(cmd *cobra.Command) {
-	cmd.PersistentFlags().StringVar(&f.server, "server", "http://127.0.0.1:8080", "herald server URL")
+	cmd.PersistentFlags().StringVar(&f.server, "server", "http://127.0.0.1:8080", "herald server URL (or HERALD_SERVER); without a scheme http:// is assumed")
 	cmd.PersistentFlags().StringVar(&f.token, "token", "", "bearer token (or HERALD_TOKEN); on the command line it is visible to every local user, prefer --token-file")
 	cmd.PersistentFlags().StringVar(&f.tokenFile, "token-file", "", "read the bearer token from this file (or HERALD_TOKEN_FILE); surrounding whitespace is ignored, the file should be mode 0600")
 }
 
 func (f *clientFlags) client() (*client.Client, error) {
+	server, err := serverURL(f.server)
+	if err != nil {
+		return nil, err
+	}
 	token, err := f.readToken()
 	if err != nil {
 		return nil, err
 	}
-	return &client.Client{Server: f.server, Token: token, HTTP: newHTTPClient()}, nil
+	return &client.Client{Server: server, Token: token, HTTP: newHTTPClient()}, nil
 }
 
 // readToken returns the token from --token or from --token-file (never

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -48,15 +50,26 @@ func newJobCmd() *cobra.Command {
 	var quorum string
 	var timeout int
 	var capture, detach bool
-	var dir, runAs string
+	var dir, runAs, file string
 	var env []string
 	start := &cobra.Command{
 		Use:   "start COMMAND NODE…",
 		Short: "Start a job and follow it live until it completes",
 		Long: `Start a job that runs COMMAND (a name in the agents' whitelists) on the given
 nodes once a quorum of them agreed, then follow its feed live: one line per node,
-updated in place in a terminal. Exit status 0 when the job completes with every
-node succeeded, 1 otherwise.`,
+updated in place in a terminal; a node that refused or failed shows why.
+
+Exit status:
+  0  the job completed and every node named succeeded;
+  1  anything else: the quorum failed, the job timed out or was aborted, or it
+     completed with some node not succeeded. With --quorum below all nodes (say
+     --quorum 50%) a job that ran on enough nodes still exits 1 when any other
+     node was unavailable, refused or failed: the status speaks for every node
+     named. --json or 'herald job status' shows which;
+  3  the job's feed could not be followed.
+
+A node name that no node key in the organization has is warned about before the
+job starts (such a node votes down at once).`,
 		Example: `  herald job start --org acme uptime web-1 web-2 web-3
   herald job start --org acme --quorum 80% --timeout 600 --capture chef-client $(cat nodes.txt)`,
 		Args: cobra.MinimumNArgs(2),
@@ -86,6 +99,13 @@ node succeeded, 1 otherwise.`,
 			if runAs != "" {
 				body["user"] = runAs
 			}
+			if file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("--file: %w", err)
+				}
+				body["file"] = "base64:" + base64.StdEncoding.EncodeToString(b)
+			}
 			if len(env) > 0 {
 				m := map[string]string{}
 				for _, kv := range env {
@@ -97,6 +117,7 @@ node succeeded, 1 otherwise.`,
 				}
 				body["env"] = m
 			}
+			warnUnknownNodes(cmd.Context(), cmd.ErrOrStderr(), c, org, nodes)
 			var out struct {
 				URI string `json:"uri"`
 			}
@@ -118,11 +139,12 @@ node succeeded, 1 otherwise.`,
 			return watchJob(cmd, &o, org, id)
 		},
 	}
-	start.Flags().StringVar(&quorum, "quorum", "", "nodes that must agree before it runs: a count or a percentage (default: all)")
+	start.Flags().StringVar(&quorum, "quorum", "", "nodes that must agree before it runs: a count or a percentage (default: all); the exit status is 0 only if every node named succeeds (see above)")
 	start.Flags().IntVar(&timeout, "timeout", 0, "run timeout in seconds (default 3600)")
 	start.Flags().BoolVar(&capture, "capture", false, "capture each node's stdout and stderr")
 	start.Flags().StringVar(&dir, "dir", "", "working directory on the nodes")
 	start.Flags().StringVar(&runAs, "user", "", "user to run the command as on the nodes")
+	start.Flags().StringVar(&file, "file", "", "send this local file with the job; the command finds it at $CHEF_PUSH_JOB_FILE (at most 100000 bytes)")
 	start.Flags().StringArrayVar(&env, "env", nil, "NAME=value in the command's environment (repeatable)")
 	start.Flags().BoolVar(&detach, "detach", false, "print the job id and return without following it")
 	start.Flags().BoolVar(&o.json, "json", false, "print each event as one JSON object per line")
@@ -141,8 +163,8 @@ node succeeded, 1 otherwise.`,
 			}
 			defer resp.Body.Close()
 			if resp.StatusCode != 200 {
-				b, _ := io.ReadAll(resp.Body)
-				return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+				b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+				return answerProblem(resp, b)
 			}
 			_, err = io.Copy(cmd.OutOrStdout(), resp.Body)
 			return err
@@ -178,7 +200,8 @@ node succeeded, 1 otherwise.`,
 			if stderr {
 				stream = "stderr"
 			}
-			return get(cmd, jobs()+"/"+url.PathEscape(args[0])+"/output/"+url.PathEscape(args[1])+"/"+stream, true)
+			err := get(cmd, jobs()+"/"+url.PathEscape(args[0])+"/output/"+url.PathEscape(args[1])+"/"+stream, true)
+			return explainNoOutput(cmd.Context(), &o.cf, org, args[0], args[1], stream, err)
 		},
 	}
 	output.Flags().BoolVar(&stderr, "stderr", false, "print stderr instead of stdout")

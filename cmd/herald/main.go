@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/herald-sse/herald/internal/version"
 )
 
 func main() {
@@ -23,6 +25,10 @@ func main() {
 		var ee exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
+		}
+		if msg, ok := unreachable(err); ok {
+			fmt.Fprintln(os.Stderr, "herald:", msg)
+			os.Exit(1)
 		}
 		fmt.Fprintln(os.Stderr, "herald:", err)
 		os.Exit(1)
@@ -46,12 +52,14 @@ Every flag can also be set in the environment as HERALD_<FLAG>, e.g.
 HERALD_LISTEN=0.0.0.0:8080 or HERALD_TOKEN=hrld_….`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Read().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return flagsFromEnv(cmd)
 		},
 	}
 	root.AddCommand(newServeCmd(), newTaskCmd(), newSessionCmd(), newAdminCmd(), newWatchCmd(), newAgentCmd(), newJobCmd(), newNodeCmd())
 	root.AddCommand(newBenchCmd())
+	root.SetVersionTemplate("herald {{.Version}}\n")
 	return root
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,13 +33,38 @@ func readmeBlock(t *testing.T, heading string) string {
 	return s[start+6 : start+6+end]
 }
 
+// loopbackAddr matches the loopback addresses a README block listens on
+// and calls.
+var loopbackAddr = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+
+// freeLoopbackPorts moves every 127.0.0.1:PORT of block to one free port,
+// so the block runs whatever else listens on the machine. It returns the
+// new block and the ports it replaced.
+func freeLoopbackPorts(t *testing.T, block string) (string, []string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := ln.Addr().String()
+	ln.Close()
+	return loopbackAddr.ReplaceAllString(block, free), loopbackAddr.FindAllString(block, -1)
+}
+
 // TestReadmePushJobs runs the README's "Push jobs in 2 minutes" block as a
-// newcomer would paste it, from the repository root.
+// newcomer would paste it, from the repository root, on a free port: the
+// port the README names is held busy meanwhile, so a block that still
+// used it would fail.
 func TestReadmePushJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds herald and runs a server and two agents")
 	}
-	block := readmeBlock(t, "## Push jobs in 2 minutes")
+	block, named := freeLoopbackPorts(t, readmeBlock(t, "## Push jobs in 2 minutes"))
+	for _, a := range named {
+		if ln, err := net.Listen("tcp", a); err == nil {
+			defer ln.Close()
+		}
+	}
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", block)
 	cmd.Dir = filepath.Join("..", "..")
 	env := []string{}

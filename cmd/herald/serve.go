@@ -21,6 +21,7 @@ import (
 	"github.com/herald-sse/herald/api"
 	"github.com/herald-sse/herald/hub"
 	"github.com/herald-sse/herald/internal/netlimit"
+	"github.com/herald-sse/herald/internal/version"
 	"github.com/herald-sse/herald/store"
 	"github.com/herald-sse/herald/views"
 )
@@ -213,8 +214,8 @@ func runServe(ctx context.Context, o serveOpts) error {
 		scheme = "https"
 	}
 	started := time.Now()
-	log.Info("herald listening", "url", scheme+"://"+rawLn.Addr().String(),
-		"note", "API answers 503 with Retry-After until ready")
+	log.Info("herald listening", "url", scheme+"://"+rawLn.Addr().String(), "ready", false,
+		"note", "not ready yet: the API answers 503 with Retry-After until the \"herald ready\" line")
 	publicURL, err := listenPublicURL(o.publicURL, scheme, rawLn.Addr())
 	if err != nil {
 		rawLn.Close()
@@ -294,7 +295,8 @@ func runServe(ctx context.Context, o serveOpts) error {
 	}
 
 	records, seq, catchUp := a.CatchUp()
-	log.Info("herald ready", "took", time.Since(started).Round(time.Millisecond).String(),
+	log.Info("herald ready", "url", scheme+"://"+rawLn.Addr().String(), "version", version.Read().Version,
+		"took", time.Since(started).Round(time.Millisecond).String(),
 		"catch_up", catchUp.Round(time.Millisecond).String(), "records", records, "seq", seq)
 
 	select {

@@ -21,7 +21,12 @@ type watchOpts struct {
 	cf          clientFlags
 	json        bool
 	lastEventID string
+	giveUpAfter time.Duration // no first connection by then: exit 3
 }
+
+// defaultWatchGiveUp is how long a watch tries to make its first
+// connection.
+const defaultWatchGiveUp = 30 * time.Second
 
 func newWatchCmd() *cobra.Command {
 	var o watchOpts
@@ -34,7 +39,8 @@ prints one raw event per line. It reconnects and resumes by id on its own.
 
 Exit status follows the outcome: 0 for a task done or a job complete with every
 node succeeded; 1 for a failed task or any other job outcome; 2 for a cancelled
-task; 3 when the feed cannot be followed (unknown id, no permission).`,
+task; 3 when the feed cannot be followed (unknown id, no permission, or no
+connection within --give-up-after; once connected it reconnects without limit).`,
 		Example: `  herald watch task 6f1c0c1e-…
   herald watch session --group research
   herald watch job acme 0123456789abcdef0123456789abcdef
@@ -43,6 +49,8 @@ task; 3 when the feed cannot be followed (unknown id, no permission).`,
 	o.cf.add(cmd)
 	cmd.PersistentFlags().BoolVar(&o.json, "json", false, "print each event as one JSON object per line")
 	cmd.PersistentFlags().StringVar(&o.lastEventID, "last-event-id", "", "resume after this event id")
+	cmd.PersistentFlags().DurationVar(&o.giveUpAfter, "give-up-after", defaultWatchGiveUp,
+		"exit (status 3) when no connection to the server was made within this time; 0 tries forever. Once connected it reconnects without limit")
 	cmd.AddCommand(newWatchTaskCmd(&o), newWatchSessionCmd(&o), newWatchJobCmd(&o), newWatchOrgCmd(&o))
 	return cmd
 }
@@ -82,16 +90,29 @@ func (o *watchOpts) follow(ctx context.Context, path string, stopAfter []string,
 		return err
 	}
 	err = c.Subscribe(ctx, path, client.FeedOptions{
-		LastEventID: o.lastEventID,
-		StopAfter:   stopAfter,
+		LastEventID:         o.lastEventID,
+		StopAfter:           stopAfter,
+		NeverConnectedLimit: o.giveUpAfter,
 		OnReconnect: func(attempt int, delay time.Duration, err error) {
 			if attempt > 1 {
-				fmt.Fprintf(os.Stderr, "herald: reconnecting in %v (%v)\n", delay.Round(time.Millisecond), err)
+				why := err.Error()
+				if msg, ok := unreachable(err); ok {
+					why = msg
+				}
+				fmt.Fprintf(os.Stderr, "herald: reconnecting in %v (%s)\n", delay.Round(time.Millisecond), why)
 			}
 		},
 	}, fn)
 	if errors.Is(err, context.Canceled) {
 		return nil // interrupted by the user
+	}
+	if errors.Is(err, client.ErrNeverConnected) {
+		msg, ok := unreachable(err)
+		if !ok {
+			msg = err.Error()
+		}
+		fmt.Fprintf(os.Stderr, "herald: gave up after %v: %s\n", o.giveUpAfter, msg)
+		return exitError{3}
 	}
 	var ce *client.Error
 	if errors.As(err, &ce) {

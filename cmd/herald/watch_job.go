@@ -18,12 +18,13 @@ import (
 type jobView struct {
 	id, command, status string
 	nodes               map[string]string
+	reasons             map[string]string // why a node failed, when its event said
 	order               []string
 	drawn               int // lines drawn last time (terminal mode)
 }
 
 func newJobView(id string) *jobView {
-	return &jobView{id: id, status: "new", nodes: map[string]string{}}
+	return &jobView{id: id, status: "new", nodes: map[string]string{}, reasons: map[string]string{}}
 }
 
 func (v *jobView) set(node, status string) {
@@ -47,6 +48,7 @@ var runStatus = map[string]string{
 type jobEventData struct {
 	Node    string              `json:"node"`
 	Status  string              `json:"status"`
+	Reason  string              `json:"reason"`
 	Command string              `json:"command"`
 	Nodes   map[string][]string `json:"nodes"`
 }
@@ -55,6 +57,9 @@ type jobEventData struct {
 func (v *jobView) apply(e client.Event) {
 	var d jobEventData
 	_ = json.Unmarshal([]byte(e.Data), &d)
+	if d.Node != "" && d.Reason != "" {
+		v.reasons[d.Node] = d.Reason
+	}
 	switch e.Type {
 	case "start":
 		v.command, v.status = d.Command, "voting"
@@ -103,6 +108,10 @@ func (v *jobView) draw(w io.Writer) {
 	}
 	fmt.Fprintf(&b, "\x1b[2Kjob %s  %-13s %s\n", shortID(v.id), v.status, v.command)
 	for _, n := range v.order {
+		if r := v.reasons[n]; r != "" {
+			fmt.Fprintf(&b, "\x1b[2K  %-24s %s: %s\n", n, v.nodes[n], r)
+			continue
+		}
 		fmt.Fprintf(&b, "\x1b[2K  %-24s %s\n", n, v.nodes[n])
 	}
 	v.drawn = 1 + len(v.order)
@@ -135,16 +144,7 @@ func watchJob(cmd *cobra.Command, o *watchOpts, org, id string) error {
 		case tty:
 			v.draw(out)
 		default:
-			var d jobEventData
-			_ = json.Unmarshal([]byte(e.Data), &d)
-			line := time.Now().Format("15:04:05") + " " + e.Type
-			if d.Node != "" {
-				line += " " + d.Node
-			}
-			if d.Status != "" {
-				line += " " + d.Status
-			}
-			fmt.Fprintln(out, line)
+			fmt.Fprintln(out, jobLine(time.Now(), e))
 		}
 		return nil
 	})
@@ -155,6 +155,25 @@ func watchJob(cmd *cobra.Command, o *watchOpts, org, id string) error {
 		return nil
 	}
 	return exitError{1}
+}
+
+// jobLine is one job-feed event as a line: time, event, node, status and,
+// when the event says why, the reason ("quorum_vote web-1 failure: user
+// deploy does not exist").
+func jobLine(now time.Time, e client.Event) string {
+	var d jobEventData
+	_ = json.Unmarshal([]byte(e.Data), &d)
+	line := now.Format("15:04:05") + " " + e.Type
+	if d.Node != "" {
+		line += " " + d.Node
+	}
+	if d.Status != "" {
+		line += " " + d.Status
+	}
+	if d.Reason != "" {
+		line += ": " + d.Reason
+	}
+	return line
 }
 
 func newWatchOrgCmd(o *watchOpts) *cobra.Command {
