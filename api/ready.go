@@ -62,9 +62,9 @@ func (a *API) caughtUp(seq uint64) {
 	}
 	took := time.Since(time.Unix(0, a.catch.began.Load()))
 	a.catch.took.Store(int64(took))
-	close(a.readyC)
 	a.log.Info("views caught up with the store", "seq", seq, "records", a.catch.records.Load(),
 		"took", took.Round(time.Millisecond).String())
+	close(a.readyC) // after the log line: whoever waited for ready finds it
 }
 
 // errFound stops a store read at the first record.

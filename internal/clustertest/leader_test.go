@@ -145,9 +145,17 @@ func TestStreamLeaderKilled(t *testing.T) {
 	t.Logf("new leader %s after %s; %d failed attempts (503 + Retry-After, or no answer), writes paused up to %s",
 		newLeader.name, elected.Round(time.Millisecond), failures, pause.Round(time.Millisecond))
 
+	// The cluster may still be settling: a 503 is retried with the same
+	// Idempotency-Key, as a client following Retry-After does.
 	for i, id := range ids {
-		if r, err := call(ctx, "POST", urls[i%2]+"/v1/tasks/"+id+"/done", map[string]any{}); err != nil || r.status != http.StatusOK {
-			t.Fatalf("done %s: %d %s %v", id, r.status, r.body, err)
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			r, err := call(ctx, "POST", urls[i%2]+"/v1/tasks/"+id+"/done", map[string]any{}, "Idempotency-Key", "done-"+id)
+			if err == nil && r.status == http.StatusOK {
+				break
+			}
+			if (err == nil && r.status != http.StatusServiceUnavailable) || time.Now().After(deadline) {
+				t.Fatalf("done %s: %d %s %v", id, r.status, r.body, err)
+			}
 		}
 	}
 	following.Wait()
