@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// dashKeys creates group g1 in domain default and a user key in it.
+func dashUser(t *testing.T, url string) (accessKey, token string) {
+	t.Helper()
+	ctx := context.Background()
+	if code, err := call(ctx, "POST", url+"/v1/admin/domains/default/groups", testToken, map[string]string{"name": "g1"}, nil); err != nil || (code != 201 && code != 409) {
+		t.Fatalf("group: %d %v", code, err)
+	}
+	var k struct {
+		AccessKey string `json:"accessKey"`
+		Token     string `json:"token"`
+	}
+	if code, err := call(ctx, "POST", url+"/v1/admin/keys", testToken, map[string]any{"role": "user", "domain": "default", "groups": []string{"g1"}}, &k); err != nil || code != 201 {
+		t.Fatalf("user key: %d %v", code, err)
+	}
+	return k.AccessKey, k.Token
+}
+
+// reportSession reports one session event as the superadmin.
+func reportSession(t *testing.T, url, owner, id, event string, extra map[string]any) {
+	t.Helper()
+	body := map[string]any{"sessionId": id, "ownerAccessKey": owner, "group": "g1", "event": event}
+	for k, v := range extra {
+		body[k] = v
+	}
+	if code, err := call(context.Background(), "POST", url+"/v1/sessions/events", testToken, body, nil); err != nil || code != 201 {
+		t.Fatalf("session %s %s: %d %v", id, event, code, err)
+	}
+}
+
+// TestDashboardTaskAndSession: signed in as the superadmin, the page
+// follows a task by id from running to done (progress bar and message) and
+// a session from enqueued to terminated with its result, live.
+func TestDashboardTaskAndSession(t *testing.T) {
+	ctx := browser(t)
+	p := startServe(t, "--data", t.TempDir(), "--bootstrap-token", testToken)
+	owner, _ := dashUser(t, p.url)
+	signIn(t, ctx, p.url, testToken)
+
+	var task struct {
+		ID string `json:"task_id"`
+	}
+	if code, err := call(context.Background(), "POST", p.url+"/v1/tasks", testToken, map[string]any{"total_progress": 4, "message": "warming up"}, &task); err != nil || code != 201 {
+		t.Fatalf("task: %d %v", code, err)
+	}
+	goTo(t, ctx, "#tasks/"+task.ID)
+	card := fmt.Sprintf(`document.querySelector('li[data-task=%q]')`, task.ID)
+	waitPage(t, ctx, card+`?.dataset.status === "running" && `+card+`.innerText.includes("warming up")`, "task running")
+	if code, err := call(context.Background(), "POST", p.url+"/v1/tasks/"+task.ID+"/progress", testToken, map[string]any{"current_progress": 3, "message": "three of four"}, nil); err != nil || code != 200 {
+		t.Fatalf("progress: %d %v", code, err)
+	}
+	waitPage(t, ctx, card+`.querySelector("progress").value === 3 && `+card+`.innerText.includes("three of four")`, "progress 3 of 4")
+	if code, err := call(context.Background(), "POST", p.url+"/v1/tasks/"+task.ID+"/done", testToken, map[string]any{"message": "all done"}, nil); err != nil || code != 200 {
+		t.Fatalf("done: %d %v", code, err)
+	}
+	waitPage(t, ctx, card+`.dataset.status === "done" && `+card+`.innerText.includes("all done")`, "task done")
+	if f := pageFeed(t, ctx, "task:"+task.ID); f.Received != 3 || f.Duplicates != 0 {
+		t.Errorf("task feed counters %+v, want 3 events (created, progress, done) and no duplicate", f)
+	}
+
+	goTo(t, ctx, "#sessions")
+	row := fmt.Sprintf(`document.querySelector('tr[data-key=%q]')`, owner+"/s1")
+	steps := []string{"enqueued", "preparing", "creating", "started", "terminated"}
+	for _, st := range steps {
+		extra := map[string]any{}
+		if st == "terminated" {
+			extra["result"] = "SUCCESS"
+		}
+		reportSession(t, p.url, owner, "s1", "session_"+st, extra)
+		waitPage(t, ctx, row+`?.dataset.state === "`+st+`" && `+row+`.querySelector(".chip").textContent === "`+st+`"`, "session "+st)
+	}
+	waitPage(t, ctx, row+`.innerText.includes("SUCCESS")`, "the terminated session shows its result")
+	if f := pageFeed(t, ctx, "sessions"); f.Received != len(steps) || f.Duplicates != 0 {
+		t.Errorf("session feed counters %+v, want %d events and no duplicate", f, len(steps))
+	}
+}
