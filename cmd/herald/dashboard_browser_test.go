@@ -73,7 +73,7 @@ func saveArtifacts(t *testing.T, ctx context.Context) {
 	name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"))
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	png, _ := chromedp.Run(sctx, chromedp.FullScreenshot(80))
+	png, _ := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 	stats, _ := chromedp.Run(sctx, chromedp.Evaluate[string](`JSON.stringify(window.heraldStats || null)`))
 	html, _ := chromedp.Run(sctx, chromedp.Evaluate[string](`document.getElementById("main").innerText`))
 	if len(png) > 0 && os.WriteFile(name+".png", png, 0o644) == nil {
@@ -84,7 +84,7 @@ func saveArtifacts(t *testing.T, ctx context.Context) {
 
 // saveScreenshot writes the page as it is to path.
 func saveScreenshot(t *testing.T, ctx context.Context, path string) {
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // dashKeys creates group g1 in domain default and a user key in it.
@@ -39,8 +44,8 @@ func reportSession(t *testing.T, url, owner, id, event string, extra map[string]
 // follows a task by id from running to done (progress bar and message) and
 // a session from enqueued to terminated with its result, live.
 func TestDashboardTaskAndSession(t *testing.T) {
-	ctx := browser(t)
 	p := startServe(t, "--data", t.TempDir(), "--bootstrap-token", testToken)
+	ctx := browser(t) // after the server: its failure screenshot is taken before the server stops
 	owner, _ := dashUser(t, p.url)
 	signIn(t, ctx, p.url, testToken)
 
@@ -80,4 +85,70 @@ func TestDashboardTaskAndSession(t *testing.T) {
 	if f := pageFeed(t, ctx, "sessions"); f.Received != len(steps) || f.Duplicates != 0 {
 		t.Errorf("session feed counters %+v, want %d events and no duplicate", f, len(steps))
 	}
+}
+
+// TestDashboardPushJob: the page starts a job on two real `herald agent`s
+// from its form (a cookie write with Herald-CSRF), shows each node's cell
+// reach succeeded, the event timeline and the captured output; the Nodes
+// view shows both nodes online and available. With
+// HERALD_DASHBOARD_SCREENSHOT=path it saves the job page there.
+func TestDashboardPushJob(t *testing.T) {
+	p := startServe(t, "--data", t.TempDir(), "--bootstrap-token", testToken,
+		"--heartbeat-interval", "300ms", "--voting-timeout", "5s")
+	ctx := browser(t)
+	wl := filepath.Join(t.TempDir(), "whitelist.json")
+	if err := os.WriteFile(wl, []byte(`{"hello": "echo hello from $CHEF_PUSH_NODE_NAME"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nodes := []string{"web-1", "web-2"}
+	for _, n := range nodes {
+		startAgent(t, p, nodeKey(t, p.url, n), n, wl)
+	}
+	waitNodes(t, p, nodes...)
+	signIn(t, ctx, p.url, testToken)
+
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const o = document.getElementById("org"); o.value = "acme"; o.dispatchEvent(new Event("change")); return o.value; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	goTo(t, ctx, "#nodes")
+	for _, n := range nodes {
+		waitPage(t, ctx, fmt.Sprintf(`document.querySelector('#nodes tr[data-node=%q]')?.innerText.includes("available")`, n), n+" available in the Nodes view")
+	}
+	goTo(t, ctx, "#jobs")
+	sctx, cancel := context.WithTimeout(ctx, pageTimeout)
+	defer cancel()
+	if err := chromedp.Do(sctx,
+		chromedp.Click(chromedp.CSS("#start-box summary")),
+		chromedp.SendKeys(chromedp.ID("s-command"), "hello"),
+		chromedp.SendKeys(chromedp.ID("s-nodes"), strings.Join(nodes, ", ")),
+		chromedp.Click(chromedp.ID("s-capture")),
+		chromedp.Click(chromedp.CSS("#start-form button[type=submit]")),
+	); err != nil {
+		t.Fatalf("start form: %v", err)
+	}
+	waitPage(t, ctx, `location.hash.startsWith("#job/acme/")`, "the job page")
+	for _, n := range nodes {
+		waitPage(t, ctx, fmt.Sprintf(`document.querySelector('#grid li[data-node=%q]')?.dataset.state === "succeeded"`, n), n+"'s cell succeeded")
+	}
+	waitPage(t, ctx, `document.getElementById("job-status").textContent === "complete"`, "job complete")
+	waitPage(t, ctx, `document.querySelector('#timeline li[data-event="job_complete"]')`, "job_complete in the timeline")
+	for _, n := range nodes {
+		waitPage(t, ctx, fmt.Sprintf(`document.querySelector('#outputs pre[data-node=%q][data-stream="stdout"]')?.textContent === "hello from %s\n"`, n, n), n+"'s captured output")
+	}
+	var events []string
+	pageValue(t, ctx, `[...document.querySelectorAll("#timeline li")].map(li => li.dataset.event)`, &events)
+	want := map[string]int{"start": 1, "quorum_vote": 2, "quorum_succeeded": 1, "run_start": 2, "run_complete": 2, "job_complete": 1}
+	got := map[string]int{}
+	for _, e := range events {
+		got[e]++
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("timeline events %v, want %v", got, want)
+	}
+	if path := os.Getenv("HERALD_DASHBOARD_SCREENSHOT"); path != "" {
+		saveScreenshot(t, ctx, path)
+	}
+	// The jobs list shows the job, complete, from the organization feed.
+	goTo(t, ctx, "#jobs")
+	waitPage(t, ctx, `document.querySelector('#jobs tbody tr')?.dataset.status === "complete"`, "the job listed as complete")
 }

@@ -10,6 +10,7 @@ import { Nodes } from "./nodes.js";
 const $ = (id) => document.getElementById(id);
 const views = ["sessions", "tasks", "jobs", "job", "nodes"];
 let s = null; // the signed-in page's state
+let started = null; // the job this page started last (jobs.js startJob)
 
 const bannerText = { connected: "connected", reconnecting: "reconnecting…", resumed: "resumed", offline: "signed out" };
 
@@ -76,7 +77,7 @@ function route() {
   if (name === "jobs" && (!s.jobs || s.jobs.org !== s.org)) { if (s.jobs) s.jobs.close(); s.jobs = new JobList(s.org); }
   if (name === "job" && rest.length === 2) {
     const [org, id] = rest.map(decodeURIComponent);
-    if (!s.job || s.job.id !== id) { if (s.job) s.job.close(); s.job = new JobPage(org, id); }
+    if (!s.job || s.job.id !== id) { if (s.job) s.job.close(); s.job = new JobPage(org, id, started); }
   }
   if (name === "nodes" && !s.nodes) s.nodes = new Nodes(s.org);
 }
@@ -85,11 +86,11 @@ async function submitStart(e) {
   e.preventDefault();
   $("start-error").textContent = "";
   try {
-    const id = await startJob(s.org, {
+    started = await startJob(s.org, {
       command: $("s-command").value, nodes: $("s-nodes").value, quorum: Number($("s-quorum").value) || 0,
       runTimeout: Number($("s-timeout").value) || 3600, capture: $("s-capture").checked,
     });
-    location.hash = `#job/${encodeURIComponent(s.org)}/${id}`;
+    location.hash = `#job/${encodeURIComponent(s.org)}/${started.id}`;
   } catch (err) {
     $("start-error").textContent = err.status === 403 ? "This key may not start jobs." : String(err.message);
   }

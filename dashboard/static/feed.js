@@ -41,16 +41,17 @@ export class Feed {
   // name: the counter's key; url: the feed; events: event names to listen
   // to; onEvent(name, data, id): the handler; onOpen(first): called on each
   // (re)connection; onGone(status): the feed cannot be opened any more.
-  constructor(name, url, events, { onEvent, onOpen = () => {}, onGone = () => {} }) {
+  // startAfter, when given, is an event id to resume after from the start.
+  constructor(name, url, events, { onEvent, onOpen = () => {}, onGone = () => {} }, startAfter = "") {
     Object.assign(this, { name, url, events, onEvent, onOpen, onGone });
     this.st = stats.feeds[name] = stats.feeds[name] || { received: 0, duplicates: 0, synthetic: 0, opens: 0, reconnects: 0, lastId: "" };
     this.seen = new Set();
     this.state = "connecting";
-    this.lastId = "";
+    this.lastId = startAfter;
     this.closed = false;
     this.tries = 0;
     live.add(this);
-    this.open("");
+    this.open(startAfter);
   }
 
   urlFrom(lastId) {

@@ -55,19 +55,23 @@ export class JobList {
   close() { this.feed.close(); }
 }
 
-// startJob posts the start form; it returns the new job's id.
+// startJob posts the start form; it returns the new job's id and the id of
+// its start event (Herald-Event-Id), from which the job page follows it.
 export async function startJob(org, form) {
   const spec = {
     command: form.command, nodes: form.nodes.split(",").map((s) => s.trim()).filter(Boolean),
     run_timeout: form.runTimeout, capture_output: form.capture,
   };
   if (form.quorum) spec.quorum = form.quorum;
-  const { body } = await post(`${orgPath(org)}/jobs`, spec);
-  return body.uri.split("/").pop();
+  const { body, headers } = await post(`${orgPath(org)}/jobs`, spec);
+  return { id: body.uri.split("/").pop(), startEventId: headers.get("Herald-Event-Id") || "", command: spec.command };
 }
 
 export class JobPage {
-  constructor(org, id) {
+  // started, when the page started this job itself, is what startJob
+  // returned: the feed resumes after the start event, so a job that ends
+  // before the feed opens still shows every event (not only a summary).
+  constructor(org, id, started) {
     Object.assign(this, { org, id, cells: new Map(), summary: null });
     document.getElementById("job-id").textContent = id;
     this.status = document.getElementById("job-status");
@@ -82,10 +86,15 @@ export class JobPage {
     this.abortBtn.hidden = true;
     this.abortBtn.onclick = () => this.abort();
     this.load();
+    let lastId = "";
+    if (started && started.id === id && started.startEventId) {
+      lastId = started.startEventId;
+      this.timeline.append(el("li", { dataset: { event: "start" } }, `start  ${started.command} (started from this page)`));
+    }
     this.feed = new Feed(`job:${id}`, `${orgPath(org)}/job_status_feed/${id}`, jobEvents, {
       onEvent: (name, d) => this.event(name, d),
       onGone: (status) => { if (status === 404) this.error.textContent = "No such job visible to this key."; },
-    });
+    }, lastId);
   }
 
   async load() {
@@ -100,7 +109,7 @@ export class JobPage {
       `${j.command} · quorum ${j.quorum} · run timeout ${j.run_timeout}s · by ${j.requested_by} · ${j.created_at}`;
     for (const [state, nodes] of Object.entries(j.nodes || {})) for (const n of nodes) this.cell(n, state);
     this.abortBtn.hidden = finished.has(j.status);
-    if (finished.has(j.status) && j.capture_output) this.loadOutputs();
+    if (finished.has(j.status) && j.capture_output && !this.outputsLoaded) { this.outputsLoaded = true; this.loadOutputs(); }
   }
 
   cell(node, state) {
