@@ -105,7 +105,7 @@ func TestDashboardPushJob(t *testing.T) {
 		"--heartbeat-interval", "300ms", "--voting-timeout", "5s")
 	ctx := browser(t)
 	wl := filepath.Join(t.TempDir(), "whitelist.json")
-	if err := os.WriteFile(wl, []byte(`{"hello": "echo hello from $CHEF_PUSH_NODE_NAME"}`), 0o600); err != nil {
+	if err := os.WriteFile(wl, []byte(`{"hello": "echo hello from $CHEF_PUSH_NODE_NAME", "nap": "sleep 30"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	nodes := []string{"web-1", "web-2"}
@@ -159,6 +159,29 @@ func TestDashboardPushJob(t *testing.T) {
 	// The jobs list shows the job, complete, from the organization feed.
 	goTo(t, ctx, "#jobs")
 	waitPage(t, ctx, `document.querySelector('#jobs tbody tr')?.dataset.status === "complete"`, "the job listed as complete")
+
+	// A long job aborted from its page: both cells end aborted.
+	sctx2, cancel2 := context.WithTimeout(ctx, pageTimeout)
+	defer cancel2()
+	if err := chromedp.Do(sctx2,
+		chromedp.SetValue(chromedp.ID("s-command"), "nap"),
+		chromedp.Click(chromedp.ID("s-capture")),
+		chromedp.Click(chromedp.CSS("#start-form button[type=submit]")),
+	); err != nil {
+		t.Fatalf("start form: %v", err)
+	}
+	waitPage(t, ctx, `location.hash.startsWith("#job/acme/")`, "the second job's page")
+	for _, n := range nodes {
+		waitPage(t, ctx, fmt.Sprintf(`document.querySelector('#grid li[data-node=%q]')?.dataset.state === "running"`, n), n+" running the nap")
+	}
+	if err := chromedp.Do(sctx2, chromedp.Click(chromedp.ID("abort"))); err != nil {
+		t.Fatalf("abort: %v", err)
+	}
+	waitPage(t, ctx, `document.getElementById("job-status").textContent === "aborted"`, "job aborted")
+	for _, n := range nodes {
+		waitPage(t, ctx, fmt.Sprintf(`document.querySelector('#grid li[data-node=%q]')?.dataset.state === "aborted"`, n), n+"'s cell aborted")
+	}
+	waitPage(t, ctx, `document.getElementById("abort").hidden`, "no abort button on a finished job")
 }
 
 // TestDashboardResumesAfterKill: while a task's progress and new sessions
@@ -300,4 +323,58 @@ func countTaskEvents(t *testing.T, url, id string, last int) int {
 	}
 	t.Fatalf("the task feed ended before progress %d: %v", last, sc.Err())
 	return 0
+}
+
+// TestDashboardUserSeesOwn: signed in with a user key, the page shows that
+// user's sessions and tasks only — at first paint and live — and a start
+// of a job is refused (a user may not start jobs).
+func TestDashboardUserSeesOwn(t *testing.T) {
+	p := startServe(t, "--data", t.TempDir(), "--bootstrap-token", testToken)
+	ctx := browser(t)
+	mine, token := dashUser(t, p.url)
+	theirs, _ := dashUser(t, p.url)
+	reportSession(t, p.url, mine, "before-mine", "session_enqueued", nil)
+	reportSession(t, p.url, theirs, "before-theirs", "session_enqueued", nil)
+	newTask := func(owner string) string {
+		var task struct {
+			ID string `json:"task_id"`
+		}
+		if code, err := call(context.Background(), "POST", p.url+"/v1/tasks", testToken, map[string]any{"ownerAccessKey": owner, "message": "owned by " + owner}, &task); err != nil || code != 201 {
+			t.Fatalf("task: %d %v", code, err)
+		}
+		return task.ID
+	}
+	myTask, theirTask := newTask(mine), newTask(theirs)
+
+	signIn(t, ctx, p.url, token)
+	reportSession(t, p.url, theirs, "live-theirs", "session_enqueued", nil)
+	reportSession(t, p.url, mine, "live-mine", "session_enqueued", nil)
+	waitPage(t, ctx, fmt.Sprintf(`document.querySelector('tr[data-key=%q]') && document.querySelector('tr[data-key=%q]')`, mine+"/live-mine", mine+"/before-mine"), "the user's sessions")
+	var keys []string
+	pageValue(t, ctx, `[...document.querySelectorAll('#sessions tbody tr')].map(tr => tr.dataset.key).sort()`, &keys)
+	if want := []string{mine + "/before-mine", mine + "/live-mine"}; fmt.Sprint(keys) != fmt.Sprint(want) {
+		t.Errorf("the user's page lists sessions %v, want %v", keys, want)
+	}
+
+	goTo(t, ctx, "#tasks/"+myTask+","+theirTask)
+	waitPage(t, ctx, fmt.Sprintf(`document.querySelector('li[data-task=%q]')?.dataset.status === "running"`, myTask), "the user's own task")
+	waitPage(t, ctx, fmt.Sprintf(`document.querySelector('li[data-task=%q]')?.innerText.includes("No such task visible")`, theirTask), "another user's task refused")
+	var text string
+	pageValue(t, ctx, fmt.Sprintf(`document.querySelector('li[data-task=%q]').innerText`, theirTask), &text)
+	if strings.Contains(text, "owned by") {
+		t.Errorf("another user's task shows its message: %q", text)
+	}
+
+	goTo(t, ctx, "#jobs")
+	sctx, cancel := context.WithTimeout(ctx, pageTimeout)
+	defer cancel()
+	if err := chromedp.Do(sctx,
+		chromedp.Click(chromedp.CSS("#start-box summary")),
+		chromedp.SendKeys(chromedp.ID("s-command"), "hello"),
+		chromedp.SendKeys(chromedp.ID("s-nodes"), "web-1"),
+		chromedp.Click(chromedp.CSS("#start-form button[type=submit]")),
+	); err != nil {
+		t.Fatalf("start form: %v", err)
+	}
+	waitPage(t, ctx, `document.getElementById("start-error").textContent.includes("may not start jobs")`, "the start refused for a user")
 }
