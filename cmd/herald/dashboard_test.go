@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -377,4 +378,77 @@ func TestDashboardUserSeesOwn(t *testing.T) {
 		t.Fatalf("start form: %v", err)
 	}
 	waitPage(t, ctx, `document.getElementById("start-error").textContent.includes("may not start jobs")`, "the start refused for a user")
+}
+
+// TestDashboardThousandSessions measures the page with 1,000 sessions
+// under 20 session updates a second: the time the page spends handling
+// each event (performance.now() around the handler, DOM update included)
+// and the frame intervals meanwhile. It fails when an update's handling
+// takes more than a frame (16 ms) at the 99th percentile.
+func TestDashboardThousandSessions(t *testing.T) {
+	p := startServe(t, "--data", t.TempDir(), "--bootstrap-token", testToken, "--rate-writes", "0")
+	ctx := browser(t)
+	owner, _ := dashUser(t, p.url)
+	const n, rate, updates = 1000, 20, 100
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += 4 { // t.Fatal is for the test's goroutine: report with t.Error
+				body := map[string]any{"sessionId": fmt.Sprintf("s%04d", i), "ownerAccessKey": owner, "group": "g1", "event": "session_enqueued"}
+				if code, err := call(context.Background(), "POST", p.url+"/v1/sessions/events", testToken, body, nil); err != nil || code != 201 {
+					t.Errorf("session s%04d: %d %v", i, code, err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	signIn(t, ctx, p.url, testToken)
+	waitPage(t, ctx, fmt.Sprintf(`document.querySelectorAll('#sessions tbody tr').length === %d`, n), "1,000 sessions painted")
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		window.heraldStats.handler = { count: 0, totalMs: 0, maxMs: 0, samples: [] };
+		const f = window.heraldFrames = { deltas: [], last: performance.now(), on: true };
+		const loop = (now) => { f.deltas.push(now - f.last); f.last = now; if (f.on) requestAnimationFrame(loop); };
+		requestAnimationFrame(loop);
+		return true;
+	})()`)); err != nil {
+		t.Fatal(err)
+	}
+	before := pageFeed(t, ctx, "sessions").Received
+	tick := time.NewTicker(time.Second / rate)
+	for i := 0; i < updates; i++ {
+		<-tick.C
+		reportSession(t, p.url, owner, fmt.Sprintf("s%04d", i*(n/updates)), "session_preparing", nil)
+	}
+	tick.Stop()
+	waitPage(t, ctx, fmt.Sprintf(`window.heraldStats.feeds.sessions.received >= %d`, before+updates), "every update")
+	var fig struct {
+		Count                     int
+		Mean, P50, P99, Max       float64
+		Frames                    int
+		FrameP50, FrameP99, FrMax float64
+	}
+	pageValue(t, ctx, `(() => {
+		window.heraldFrames.on = false;
+		const h = window.heraldStats.handler, s = [...h.samples].sort((a, b) => a - b);
+		const d = window.heraldFrames.deltas.slice(1).sort((a, b) => a - b);
+		const q = (a, p) => a.length ? a[Math.min(a.length - 1, Math.floor(p * a.length))] : 0;
+		return { Count: h.count, Mean: h.totalMs / Math.max(1, h.count), P50: q(s, 0.5), P99: q(s, 0.99), Max: h.maxMs,
+			Frames: d.length, FrameP50: q(d, 0.5), FrameP99: q(d, 0.99), FrMax: d.length ? d[d.length - 1] : 0 };
+	})()`, &fig)
+	t.Logf("1,000 sessions, %d updates at %d/s: handler per update mean %.3f ms, p50 %.3f ms, p99 %.3f ms, max %.3f ms (%d events); frames %d, interval p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+		updates, rate, fig.Mean, fig.P50, fig.P99, fig.Max, fig.Count, fig.Frames, fig.FrameP50, fig.FrameP99, fig.FrMax)
+	if fig.Count < updates {
+		t.Errorf("the handler ran %d times, want %d", fig.Count, updates)
+	}
+	if fig.P99 > 16 {
+		t.Errorf("handling an update takes %.1f ms at p99, more than a frame", fig.P99)
+	}
+	var preparing int
+	pageValue(t, ctx, `document.querySelectorAll('#sessions tbody tr[data-state="preparing"]').length`, &preparing)
+	if preparing != updates {
+		t.Errorf("%d rows show preparing, want %d", preparing, updates)
+	}
 }

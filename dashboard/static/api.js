@@ -37,6 +37,22 @@ export async function get(path) {
   return (await answer(await fetch(path, { credentials: "include", headers: { Accept: "application/json" } }))).body;
 }
 
+// maxPages bounds how many pages of a list getAll follows.
+const maxPages = 100;
+
+// getAll reads a list and the pages its Link rel="next" names (on this
+// origin: only the path and query of the link are used).
+export async function getAll(path) {
+  let out = [];
+  for (let i = 0; path && i < maxPages; i++) {
+    const { body, headers } = await answer(await fetch(path, { credentials: "include", headers: { Accept: "application/json" } }));
+    out = out.concat(body || []);
+    const next = /<([^>]+)>;\s*rel="next"/.exec(headers.get("Link") || "");
+    path = next ? (() => { const u = new URL(next[1], location.href); return u.pathname + u.search; })() : "";
+  }
+  return out;
+}
+
 export async function post(path, body) {
   return answer(await fetch(path, {
     method: "POST", credentials: "include",

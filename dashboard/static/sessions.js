@@ -1,6 +1,6 @@
 // sessions.js: the Sessions view — every session the key may see, live.
 import { Feed } from "./feed.js";
-import { get, el, chip, setChip, ago } from "./api.js";
+import { getAll, el, chip, setChip, ago } from "./api.js";
 
 const sessionEvents = ["session_enqueued", "session_preparing", "session_pulling", "session_creating",
   "session_started", "session_terminating", "session_terminated"];
@@ -25,7 +25,7 @@ export class Sessions {
   // change falls between the read and the feed; newer wins on merge.
   async firstPaint() {
     try {
-      const list = await get("/v1/sessions");
+      const list = await getAll("/v1/sessions");
       for (const s of list) {
         this.upsert({ sessionId: s.sessionId, owner: s.ownerAccessKey, group: s.group, state: s.state,
           result: s.result || "", reason: s.reason || "", since: Date.parse(s.updatedAt) });
