@@ -94,6 +94,18 @@ func TestDashboardTaskAndSession(t *testing.T) {
 	if f := pageFeed(t, ctx, "sessions"); f.Received != len(steps) || f.Duplicates != 0 {
 		t.Errorf("session feed counters %+v, want %d events and no duplicate", f, len(steps))
 	}
+
+	// Log out: the sign-in form is back and the cookie no longer reads.
+	sctx, cancel := context.WithTimeout(ctx, pageTimeout)
+	defer cancel()
+	if err := chromedp.Do(sctx, chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("token"))); err != nil {
+		t.Fatalf("log out: %v", err)
+	}
+	status, err := chromedp.Run(sctx, chromedp.Evaluate[int](`fetch("/v1/sessions", {credentials: "include"}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil || status != 401 {
+		t.Errorf("a read after logout: %d %v, want 401", status, err)
+	}
+	waitPage(t, ctx, `document.getElementById("banner").dataset.state === "offline"`, "the banner says signed out")
 }
 
 // TestDashboardPushJob: the page starts a job on two real `herald agent`s
@@ -378,6 +390,13 @@ func TestDashboardUserSeesOwn(t *testing.T) {
 		t.Fatalf("start form: %v", err)
 	}
 	waitPage(t, ctx, `document.getElementById("start-error").textContent.includes("may not start jobs")`, "the start refused for a user")
+
+	// The key revoked: its streams end, the feeds' reconnects are refused
+	// (401) and the page asks to sign in again.
+	if code, err := call(context.Background(), "DELETE", p.url+"/v1/admin/keys/"+mine, testToken, nil, nil); err != nil || code != 204 {
+		t.Fatalf("revoke: %d %v", code, err)
+	}
+	waitPage(t, ctx, `!document.getElementById("login").hidden && document.getElementById("login-error").textContent.includes("login ended")`, "the sign-in form after the key was revoked")
 }
 
 // TestDashboardThousandSessions measures the page with 1,000 sessions

@@ -43,15 +43,19 @@ function start() {
   }).catch(() => { /* not an admin: type the organization */ });
   route();
   banner();
+  $("main").focus();
 }
 
-async function signOut() {
+// signOut ends the login (unless it already ended elsewhere) and shows
+// the sign-in form again.
+async function signOut(ended = false) {
   if (s) {
     s.sessions.close(); s.tasks.close();
     for (const v of [s.jobs, s.job, s.nodes]) if (v) v.close();
   }
   s = null;
-  await api.logout();
+  if (ended) $("login-error").textContent = "The login ended (logged out elsewhere, expired or revoked): sign in again.";
+  else await api.logout();
   for (const v of views) $(`view-${v}`).hidden = true;
   $("nav").hidden = true;
   $("login").hidden = false;
@@ -100,11 +104,13 @@ function changeOrg() {
   if (!s) return;
   s.org = $("org").value.trim() || "default";
   if (s.jobs) { s.jobs.close(); s.jobs = null; }
+  if (s.nodes) { s.nodes.close(); s.nodes = null; }
   route();
 }
 
 $("login-form").addEventListener("submit", signIn);
-$("logout").addEventListener("click", signOut);
+$("logout").addEventListener("click", () => signOut());
+window.addEventListener("herald:unauthorized", () => { if (s) signOut(true); });
 $("start-form").addEventListener("submit", submitStart);
 $("org").addEventListener("change", changeOrg);
 window.addEventListener("hashchange", route);

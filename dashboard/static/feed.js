@@ -115,6 +115,7 @@ export class Feed {
     if (status === 401 || status === 403 || status === 404 || status === 204) {
       this.close();
       this.onGone(status);
+      if (status === 401) window.dispatchEvent(new Event("herald:unauthorized")); // the login ended
       return;
     }
     this.st.reconnects++;
