@@ -7,6 +7,9 @@ import { get, el, chip, setChip } from "./api.js";
 const names = { task_updated: "running", task_done: "done", task_failed: "failed", task_cancelled: "cancelled",
   bgtask_updated: "running", bgtask_done: "done", bgtask_failed: "failed", bgtask_cancelled: "cancelled" };
 
+// marks tell the ends apart without colour.
+const marks = { done: "✓", failed: "✗", cancelled: "⊘" };
+
 export class Tasks {
   constructor() {
     this.cards = new Map();   // task id → {li, feed, …}
@@ -55,6 +58,7 @@ export class Tasks {
 
   render(c, status, t) {
     setChip(c.status, status);
+    if (marks[status]) c.status.textContent = `${marks[status]} ${status}`;
     c.li.dataset.status = status;
     const cur = t.current_progress || 0, total = t.total_progress || 0;
     if (total > 0) { c.bar.max = total; c.bar.value = cur; } else if (status === "running") { c.bar.removeAttribute("value"); } else { c.bar.max = 1; c.bar.value = 1; }
