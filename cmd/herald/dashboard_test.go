@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,6 +92,15 @@ func TestDashboardTaskAndSession(t *testing.T) {
 		waitPage(t, ctx, row+`?.dataset.state === "`+st+`" && `+row+`.querySelector(".chip").textContent === "`+st+`"`, "session "+st)
 	}
 	waitPage(t, ctx, row+`.innerText.includes("SUCCESS")`, "the terminated session shows its result")
+	for _, f := range []struct {
+		sel, value string
+		shown      bool
+	}{{"f-state", "started", false}, {"f-state", "terminated", true}, {"f-group", "g1", true}, {"f-state", "", true}} {
+		js := fmt.Sprintf(`(() => { const s = document.getElementById(%q); s.value = %q; s.dispatchEvent(new Event("change")); return !%s.hidden; })()`, f.sel, f.value, row)
+		if shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil || shown != f.shown {
+			t.Errorf("filter %s=%q: row shown %v (%v), want %v", f.sel, f.value, shown, err, f.shown)
+		}
+	}
 	if f := pageFeed(t, ctx, "sessions"); f.Received != len(steps) || f.Duplicates != 0 {
 		t.Errorf("session feed counters %+v, want %d events and no duplicate", f, len(steps))
 	}
@@ -283,6 +293,11 @@ func TestDashboardResumesAfterKill(t *testing.T) {
 		t.Errorf("the sessions table has %d rows, want %d", rows, sessions)
 	}
 	waitPage(t, ctx, `document.getElementById("banner").dataset.state === "connected"`, "connected again")
+	var log []string
+	pageValue(t, ctx, `window.heraldStats.banner`, &log)
+	if i := slices.Index(log, "reconnecting"); i < 0 || !slices.Contains(log[i:], "resumed") {
+		t.Errorf("the banner went through %v, want reconnecting then resumed", log)
+	}
 }
 
 // maxHandlerP99 bounds the page's handling of one session update (ms) at

@@ -1,7 +1,7 @@
 // app.js: sign-in, navigation between views, the connection banner, and
 // sign-out. Views: sessions.js, tasks.js, jobs.js, nodes.js; feeds: feed.js.
 import * as api from "./api.js";
-import { onConnectionChange, connectionState } from "./feed.js";
+import { onConnectionChange, connectionState, stats } from "./feed.js";
 import { Sessions } from "./sessions.js";
 import { Tasks } from "./tasks.js";
 import { JobList, JobPage, startJob } from "./jobs.js";
@@ -14,8 +14,13 @@ let started = null; // the job this page started last (jobs.js startJob)
 
 const bannerText = { connected: "connected", reconnecting: "reconnecting…", resumed: "resumed", offline: "signed out" };
 
+// bannerLogMax bounds the banner's history kept for tests.
+const bannerLogMax = 100;
+
 function banner() {
   const state = s ? connectionState() : "offline";
+  const log = stats.banner;
+  if (log[log.length - 1] !== state) { log.push(state); if (log.length > bannerLogMax) log.shift(); }
   $("banner").dataset.state = state;
   $("banner").textContent = bannerText[state];
 }

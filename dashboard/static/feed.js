@@ -13,7 +13,7 @@ const retryMs = [500, 1000, 2000, 4000, 8000];
 // lastEventId then still names the previous event).
 const synthetic = new Set(["server_close", "summary", "start_of_history"]);
 
-export const stats = { feeds: {}, handler: { count: 0, totalMs: 0, maxMs: 0, samples: [] } };
+export const stats = { feeds: {}, handler: { count: 0, totalMs: 0, maxMs: 0, samples: [] }, banner: [] };
 window.heraldStats = stats;
 
 // recordHandler adds one event handler's time (ms) to the page's figures.
