@@ -466,11 +466,12 @@ func biAuthCases() []biCase {
 				body: ep.body, status: http.StatusUnauthorized})
 		}
 	}
-	// Writes always need the header: the login cookie authorizes GETs only.
+	// A write with the login cookie alone, without its Herald-CSRF value,
+	// is refused naming that header (SPEC §7).
 	for _, ep := range biAuthEndpoints {
 		if ep.method != "GET" {
 			out = append(out, biCase{name: ep.name + "/login cookie on a write", method: ep.method, path: ep.path,
-				header: map[string]string{"Cookie": api.CookieName + "={cookieSvcA}"}, body: ep.body, status: http.StatusUnauthorized})
+				header: map[string]string{"Cookie": api.CookieName + "={cookieSvcA}"}, body: ep.body, status: http.StatusUnauthorized, field: api.CSRFHeader})
 		}
 	}
 	out = append(out,

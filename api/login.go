@@ -18,7 +18,8 @@ type loginReq struct {
 }
 
 // login: POST /v1/login with the token as a bearer header or {"token"} →
-// 204 and an HttpOnly, SameSite=Strict session cookie that authorizes GETs.
+// 204 and an HttpOnly, SameSite=Strict session cookie that authorizes GETs,
+// and the Herald-CSRF value that lets it authorize writes (csrf.go).
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	var k *auth.Key
 	if r.Header.Get("Authorization") != "" {
@@ -57,6 +58,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: cookie, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: a.cfg.TLS, MaxAge: int(a.cfg.LoginTTL / time.Second)})
+	w.Header().Set(CSRFHeader, csrfToken(cookie))
 	w.WriteHeader(http.StatusNoContent)
 }
 

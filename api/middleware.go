@@ -23,7 +23,8 @@ type ctxKey struct{}
 func caller(r *http.Request) *auth.Key { return r.Context().Value(ctxKey{}).(*auth.Key) }
 
 // authed wraps h with authentication: a bearer token on every request, or
-// the login cookie on GETs (so EventSource works with withCredentials).
+// the login cookie on GETs (so EventSource works with withCredentials) and
+// on writes that carry its Herald-CSRF value (csrf.go).
 // It applies the limits of limits.go: a source address over its failed
 // authentications gets 429, a key over its write rate too, and an
 // authenticated request takes its connection off the per-address cap of
@@ -64,18 +65,21 @@ func (a *API) authenticate(r *http.Request) (*auth.Key, error) {
 		}
 		return k, nil
 	}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
-			l, k, ok := a.views.Auth.ByLogin(c.Value)
-			if !ok {
-				a.catchUp(r.Context())
-				l, k, ok = a.views.Auth.ByLogin(c.Value)
+	if c, err := r.Cookie(CookieName); err == nil && c.Value != "" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := a.checkCSRF(r, c.Value); err != nil {
+				return nil, err
 			}
-			if ok && time.Now().Before(l.Expires) {
-				return k, nil
-			}
-			return nil, herald.Errorf(herald.EUnauthorized, "the login session expired or was ended; log in again")
 		}
+		l, k, ok := a.views.Auth.ByLogin(c.Value)
+		if !ok {
+			a.catchUp(r.Context())
+			l, k, ok = a.views.Auth.ByLogin(c.Value)
+		}
+		if ok && time.Now().Before(l.Expires) {
+			return k, nil
+		}
+		return nil, herald.Errorf(herald.EUnauthorized, "the login session expired or was ended; log in again")
 	}
 	return nil, herald.Errorf(herald.EUnauthorized, "missing credentials: send \"Authorization: Bearer <token>\"")
 }
@@ -94,9 +98,10 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Set("Access-Control-Expose-Headers", CSRFHeader)
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Last-Event-ID")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, "+CSRFHeader)
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 		return true

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/herald-sse/herald/api"
 	"github.com/herald-sse/herald/internal/testutil"
 )
@@ -24,6 +25,13 @@ func TestOpenAPIAnswers(t *testing.T) {
 	c.do(request{method: "GET", path: "/readyz", want: 200})
 	c.do(request{method: "GET", path: "/metrics", want: 200})
 	c.do(request{method: "GET", path: "/openapi.json", want: 200})
+	for _, ct := range []string{"text/html", "text/javascript", "text/css"} { // the dashboard's files
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
+	c.do(request{method: "GET", path: "/", want: 200})
+	c.do(request{method: "GET", path: "/ui/app.js", want: 200})
+	c.do(request{method: "GET", path: "/ui/style.css", want: 200})
+	c.do(request{method: "GET", path: "/ui/nosuch.js", want: 404})
 
 	keys := openAPIAdmin(t, c, admin)
 	cookie := openAPILogin(t, c, keys)

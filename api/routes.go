@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+
+	"github.com/herald-sse/herald/dashboard"
 )
 
 var errPanic = errors.New("panic")
@@ -37,6 +39,9 @@ func (a *API) routes() {
 	m.HandleFunc("GET /events/session", a.feed(a.sessionFeed))
 
 	a.pushyRoutes(m)
+
+	m.Handle("GET /{$}", dashboard.Handler(a.notFound)) // the dashboard page and its files (dashboard/)
+	m.Handle("GET /ui/", dashboard.Handler(a.notFound))
 
 	m.HandleFunc("/", a.notFound)
 }
