@@ -316,7 +316,7 @@ func startHerald(ctx context.Context, binary, token string, keepalive time.Durat
 			Msg string `json:"msg"`
 			URL string `json:"url"`
 		}
-		if !ok || json.Unmarshal([]byte(line), &l) != nil || l.Msg != "herald listening" || l.URL == "" {
+		if !ok || json.Unmarshal([]byte(line), &l) != nil || l.Msg != "herald starting" || l.URL == "" {
 			return fail(fmt.Errorf("first log line %q does not name the address", line))
 		}
 		s.url = l.URL

@@ -65,7 +65,7 @@ func runServeCmd(t *testing.T, cmd *exec.Cmd) *proc {
 			Msg string `json:"msg"`
 			URL string `json:"url"`
 		}
-		if err := json.Unmarshal([]byte(line), &l); err != nil || l.Msg != "herald listening" || l.URL == "" {
+		if err := json.Unmarshal([]byte(line), &l); err != nil || l.Msg != "herald starting" || l.URL == "" {
 			t.Fatalf("first log line %q does not name the address", line)
 		}
 		p.url = l.URL

@@ -214,8 +214,8 @@ func runServe(ctx context.Context, o serveOpts) error {
 		scheme = "https"
 	}
 	started := time.Now()
-	log.Info("herald listening", "url", scheme+"://"+rawLn.Addr().String(), "ready", false,
-		"note", "not ready yet: the API answers 503 with Retry-After until the \"herald ready\" line")
+	log.Info("herald starting", "url", scheme+"://"+rawLn.Addr().String(), "ready", false,
+		"note", "not ready yet: the API answers 503 with Retry-After until the \"herald listening\" line")
 	publicURL, err := listenPublicURL(o.publicURL, scheme, rawLn.Addr())
 	if err != nil {
 		rawLn.Close()
@@ -295,7 +295,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 	}
 
 	records, seq, catchUp := a.CatchUp()
-	log.Info("herald ready", "url", scheme+"://"+rawLn.Addr().String(), "version", version.Read().Version,
+	log.Info("herald listening", "url", scheme+"://"+rawLn.Addr().String(), "version", version.Read().Version,
 		"took", time.Since(started).Round(time.Millisecond).String(),
 		"catch_up", catchUp.Round(time.Millisecond).String(), "records", records, "seq", seq)
 

@@ -71,7 +71,8 @@ func TestVersion(t *testing.T) {
 }
 
 // TestServeLogsReadyWithURL (issue 15 §4): the first line, which names
-// the address early, says it is not ready yet; the "herald ready" line —
+// the address early ("herald starting"), says it is not ready yet; the
+// "herald listening" line —
 // logged only once /readyz answers 200 — names the URL to use and the
 // version.
 func TestServeLogsReadyWithURL(t *testing.T) {
@@ -89,7 +90,7 @@ func TestServeLogsReadyWithURL(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(p.Logs()), "\n")
 		_ = json.Unmarshal([]byte(lines[0]), &first)
 		for _, l := range lines {
-			if strings.Contains(l, `"msg":"herald ready"`) {
+			if strings.Contains(l, `"msg":"herald listening"`) {
 				_ = json.Unmarshal([]byte(l), &ready)
 			}
 		}

@@ -330,7 +330,7 @@ func (c *cluster) startHerald(extra ...string) *heraldNode {
 				Msg string `json:"msg"`
 				URL string `json:"url"`
 			}
-			if err := json.Unmarshal([]byte(line), &l); err != nil || l.Msg != "herald listening" {
+			if err := json.Unmarshal([]byte(line), &l); err != nil || l.Msg != "herald starting" {
 				c.t.Fatalf("%s: first log line %q does not name the address", name, line)
 			}
 			h.url = l.URL
