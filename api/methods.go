@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/herald-sse/herald"
@@ -31,7 +32,9 @@ func (a *API) allowedMethods(r *http.Request) []string {
 // route for 404s takes every method first.)
 func (a *API) methodNotAllowed(w http.ResponseWriter, r *http.Request) bool {
 	allow := a.allowedMethods(r)
-	if len(allow) == 0 {
+	if len(allow) == 0 || slices.Contains(allow, r.Method) {
+		// No route, or a route of r's own method that found nothing
+		// there (a missing file under /ui/): a 404, not a 405.
 		return false
 	}
 	list := strings.Join(allow, ", ")
