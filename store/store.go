@@ -115,12 +115,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if len(cfg.URLs) == 0 {
 		err = s.startEmbedded()
 	} else {
-		// Ping every 2 s and give up on a connection after 2 unanswered
+		// Ping every 10 s and give up on a connection after 3 unanswered
 		// pings, so a node cut off from its NATS server moves to another
-		// within seconds (nats.go's default takes minutes).
+		// within about 40 s (nats.go's default takes minutes); not
+		// shorter, so a busy server in an election is not dropped.
 		opts := []nats.Option{nats.Name("herald"), nats.MaxReconnects(-1),
-			nats.ReconnectWait(250 * time.Millisecond), nats.PingInterval(2 * time.Second),
-			nats.MaxPingsOutstanding(2), s.connErrors()}
+			nats.ReconnectWait(250 * time.Millisecond), nats.PingInterval(10 * time.Second),
+			nats.MaxPingsOutstanding(3), s.connErrors()}
 		if c := cfg.Credentials; c != nil {
 			opts = append(opts, nats.UserInfo(c.User, c.Password))
 		}
