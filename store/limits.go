@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -56,6 +57,30 @@ func (s *Store) lastExisting(ctx context.Context, last uint64) (uint64, error) {
 	}
 	seq, err = s.directGetSeq(ctx, directGetRequest{LastFor: "herald.>"})
 	return min(seq, last), err
+}
+
+// lastExistingReplicated is lastExisting on a replicated stream, asked of
+// its leader (a replica may lag): after a leader change the stream's last
+// sequence may name no record (a sequence the new leader skipped), which
+// the tail never delivers, so whoever waits for it waits in vain.
+func (s *Store) lastExistingReplicated(ctx context.Context, last uint64) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := s.stream.GetMsg(ctx, last)
+	if err == nil {
+		return last, nil
+	}
+	if !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, fmt.Errorf("store: last record: %w", err)
+	}
+	raw, err := s.stream.GetLastMsgForSubject(ctx, "herald.>")
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: last record: %w", err)
+	}
+	return min(raw.Sequence, last), nil
 }
 
 // directGetSeq asks the stream for one record without its data and

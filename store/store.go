@@ -259,8 +259,14 @@ func (s *Store) Info(ctx context.Context) (first, last uint64, firstTime time.Ti
 		return 0, 0, time.Time{}, err
 	}
 	last = info.State.LastSeq
-	if s.replicas <= 1 && last > 0 {
+	switch {
+	case last == 0:
+	case s.replicas <= 1:
 		if last, err = s.lastExisting(ctx, last); err != nil {
+			return 0, 0, time.Time{}, err
+		}
+	default:
+		if last, err = s.lastExistingReplicated(ctx, last); err != nil {
 			return 0, 0, time.Time{}, err
 		}
 	}

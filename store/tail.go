@@ -30,6 +30,9 @@ func (s *Store) Tail(ctx context.Context, from uint64, fn func(Msg) error) error
 		return nil
 	}
 	backoff := tailRetryMin
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go s.watchTail(wctx, from)
 	for {
 		cctx, cancel := context.WithCancel(ctx)
 		s.tailMu.Lock()
@@ -61,6 +64,50 @@ func (s *Store) Tail(ctx context.Context, from uint64, fn func(Msg) error) error
 		backoff = min(2*backoff, tailRetryMax)
 	}
 }
+
+// watchTail recreates a tail consumer that stalled: when the stream holds
+// records beyond the last one the tail delivered and the tail has not
+// moved for tailStall, its consumer is replaced where it stopped. (A
+// stream leader change under load can leave an ordered consumer waiting
+// without an error; every write of this node would then wait for its
+// views in vain.)
+func (s *Store) watchTail(ctx context.Context, from uint64) {
+	t := time.NewTicker(tailStall / 2)
+	defer t.Stop()
+	seen, since := s.applied.Load(), time.Now()
+	wait := tailStall // doubles while resets do not help (e.g. the newest records were purged)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		applied := s.applied.Load()
+		if applied != seen {
+			seen, since, wait = applied, time.Now(), tailStall
+			continue
+		}
+		if time.Since(since) < wait {
+			continue
+		}
+		ictx, cancel := context.WithTimeout(ctx, tailStall/2)
+		_, last, _, err := s.Info(ictx)
+		cancel()
+		if err != nil || last <= applied || last < from {
+			continue
+		}
+		s.log.Warn("store: the tail stalled behind the stream; recreating its consumer",
+			"applied", applied, "stream_last", last, "for", time.Since(since).Round(time.Millisecond).String())
+		s.resetTail()
+		since, wait = time.Now(), min(2*wait, time.Minute)
+	}
+}
+
+// tailStall is how long the tail may stand still while the stream holds
+// newer records before its consumer is recreated.
+const tailStall = 4 * time.Second
 
 // The tail's wait before it resumes a failed consumer, doubling.
 const (

@@ -420,7 +420,7 @@ func (c *cluster) dumpLogs() {
 	}
 	for _, p := range ps {
 		out := p.output()
-		if len(out) > 3000 {
+		if len(out) > 3000 && os.Getenv("CLUSTERTEST_FULL_LOGS") == "" {
 			out = "…" + out[len(out)-3000:]
 		}
 		c.t.Logf("--- %s:\n%s", p.name, out)
