@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -120,7 +121,11 @@ func jsonError(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return herald.Errorf(herald.EInvalid, "malformed JSON: unexpected end of the body")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		quoted := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		name, uerr := strconv.Unquote(quoted) // encoding/json quotes it with %q
+		if uerr != nil {
+			name = strings.Trim(quoted, `"`)
+		}
 		return herald.FieldErrorf(name, "is not a known field")
 	}
 	return herald.Errorf(herald.EInvalid, "malformed JSON: %v", err)
