@@ -32,60 +32,11 @@ func startServeLimited(t *testing.T, nofile int, args ...string) *proc {
 	return runServeCmd(t, cmd)
 }
 
-// runServeCmd starts cmd (a herald serve), collects its log and waits for
-// its address and /readyz, as launchServe does.
+// runServeCmd starts cmd (a herald serve) and waits for its address and
+// /readyz, as launchServe does.
 func runServeCmd(t *testing.T, cmd *exec.Cmd) *proc {
 	t.Helper()
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, logs: &strings.Builder{}, done: make(chan struct{})}
-	first := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for n := 0; sc.Scan(); n++ {
-			p.mu.Lock()
-			p.logs.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			if n == 0 {
-				first <- sc.Text()
-			}
-		}
-		close(first)
-	}()
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(p.kill)
-	select {
-	case line := <-first:
-		var l struct {
-			Msg string `json:"msg"`
-			URL string `json:"url"`
-		}
-		if err := json.Unmarshal([]byte(line), &l); err != nil || l.Msg != "herald starting" || l.URL == "" {
-			t.Fatalf("first log line %q does not name the address", line)
-		}
-		p.url = l.URL
-	case <-time.After(30 * time.Second):
-		t.Fatal("herald serve printed nothing in 30s")
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(p.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready in 30s; logs:\n%s", p.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return startProc(t, cmd).waitReady(t)
 }
 
 // rawConn is one keep-alive HTTP/1.1 connection driven by hand, so a test

@@ -86,27 +86,32 @@ func launchServe(t testing.TB, dir string, env []string, args ...string) *proc {
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(env, "HERALD_TOKEN=") // no stray environment
+	return startProc(t, cmd).waitReady(t)
+}
+
+// startProc starts cmd (a herald serve logging JSON), collects its log
+// and returns once its first line ("herald starting") named the address.
+func startProc(t testing.TB, cmd *exec.Cmd) *proc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := &proc{cmd: cmd, logs: &strings.Builder{}, done: make(chan struct{})}
+	cmd.Stdout = &p.stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, logs: &strings.Builder{}, done: make(chan struct{})}
-	cmd.Stdout = &p.stdout
 	first := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
-		n := 0
-		for sc.Scan() {
+		for n := 0; sc.Scan(); n++ {
 			p.mu.Lock()
 			p.logs.WriteString(sc.Text() + "\n")
 			p.mu.Unlock()
 			if n == 0 {
 				first <- sc.Text()
 			}
-			n++
 		}
 		close(first)
 	}()
@@ -125,6 +130,12 @@ func launchServe(t testing.TB, dir string, env []string, args ...string) *proc {
 	case <-time.After(30 * time.Second):
 		t.Fatal("herald serve printed nothing in 30s")
 	}
+	return p
+}
+
+// waitReady polls p's /readyz until it answers 200 (30 s at most).
+func (p *proc) waitReady(t testing.TB) *proc {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := insecureClient.Get(p.url + "/readyz")

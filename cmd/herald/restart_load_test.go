@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -265,42 +264,7 @@ func startServeNoWait(t *testing.T, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(heraldBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), "HERALD_TOKEN=")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, logs: &strings.Builder{}, done: make(chan struct{})}
-	first := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for n := 0; sc.Scan(); n++ {
-			p.mu.Lock()
-			p.logs.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			if n == 0 {
-				first <- sc.Text()
-			}
-		}
-		close(first)
-	}()
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(p.kill)
-	select {
-	case line := <-first:
-		var l struct {
-			URL string `json:"url"`
-		}
-		if err := json.Unmarshal([]byte(line), &l); err != nil || l.URL == "" {
-			t.Fatalf("first log line %q does not name the address", line)
-		}
-		p.url = l.URL
-	case <-time.After(30 * time.Second):
-		t.Fatal("herald serve printed nothing in 30s")
-	}
-	return p
+	return startProc(t, cmd)
 }
 
 // waitReadyz polls /readyz until 200 and returns how long it took and

@@ -109,7 +109,8 @@ func (s *Server) launch(addr string) error {
 	s.URL = "http://" + s.ln.Addr().String()
 	s.Token = BootstrapToken
 	s.srv = &http.Server{Handler: s.API, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.srv.Serve(s.ln) }()
+	srv, ln := s.srv, s.ln // a Restart replaces the fields while this goroutine may still start
+	go func() { _ = srv.Serve(ln) }()
 	s.closed = false
 	return nil
 }
