@@ -6,55 +6,13 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/herald-sse/herald/internal/testdisk"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a new temporary directory
-// and unmounts it when the test ends. Without the right to mount it skips
-// the test, unless CI=true, where it fails.
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		msg := "cannot mount a tmpfs (needs root or CAP_SYS_ADMIN): " + err.Error() + " " + strings.TrimSpace(string(out))
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fill writes a ballast file until the filesystem is full.
-func fill(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 64<<10)
-	for len(chunk) > 0 {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			chunk = chunk[:len(chunk)/2]
-		}
-	}
-}
 
 // TestDiskFullHeals fills the filesystem under the store: appends fail
 // (never acknowledged), Health reports it within seconds; once the ballast
@@ -64,7 +22,7 @@ func TestDiskFullHeals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mounts a tmpfs")
 	}
-	root := mountTmpfs(t, 16<<20)
+	root := testdisk.MountTmpfs(t, 16<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var logs logBuffer
@@ -86,7 +44,7 @@ func TestDiskFullHeals(t *testing.T) {
 	if _, err := s.Commit(ctx, Append{Subject: subj, NoCheck: true, Record: rec("before")}); err != nil {
 		t.Fatal(err)
 	}
-	fill(t, filepath.Join(root, "ballast"))
+	testdisk.Fill(t, filepath.Join(root, "ballast"))
 	big := rec("fill")
 	big.Snapshot = []byte(`"` + strings.Repeat("y", 8000) + `"`)
 	var err error

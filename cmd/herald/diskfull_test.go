@@ -4,55 +4,17 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/herald-sse/herald/internal/testdisk"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a new temporary directory
-// until the test ends; without the right to mount it skips, unless
-// CI=true, where it fails.
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size), "tmpfs", dir).CombinedOutput()
-	if err != nil {
-		msg := "cannot mount a tmpfs (needs root or CAP_SYS_ADMIN): " + err.Error() + " " + strings.TrimSpace(string(out))
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
-// fillDisk writes a ballast file until its filesystem is full.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for chunk := make([]byte, 64<<10); len(chunk) > 0; {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			chunk = chunk[:len(chunk)/2]
-		}
-	}
-}
 
 // readyProbe polls /readyz and remembers every answer.
 type readyProbe struct {
@@ -126,10 +88,10 @@ func TestDiskFullProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("mounts a tmpfs and runs the herald binary")
 	}
-	root := mountTmpfs(t, 32<<20)
+	root := testdisk.MountTmpfs(t, 32<<20)
 	p := startServe(t, "--data", filepath.Join(root, "data"), "--bootstrap-token", testToken)
 	probe := probeReadyz(p.url)
-	fillDisk(t, filepath.Join(root, "ballast"))
+	testdisk.Fill(t, filepath.Join(root, "ballast"))
 	msg := strings.Repeat("d", 1000)
 	var firstRefusal time.Time
 	var titles []string

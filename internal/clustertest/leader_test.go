@@ -30,6 +30,44 @@ func (l *ackLog) fail(now time.Time) {
 	l.lastFail = now
 }
 
+// writers is one steadyWriter per task, started and stopped together.
+type writers struct {
+	stop atomic.Bool
+	logs []*ackLog
+	last []int64
+	errs chan error
+	wg   sync.WaitGroup
+}
+
+// startWriters starts a steadyWriter on each of ids through urls.
+func startWriters(ctx context.Context, urls, ids []string) *writers {
+	w := &writers{logs: make([]*ackLog, len(ids)), last: make([]int64, len(ids)), errs: make(chan error, len(ids))}
+	for i, id := range ids {
+		w.logs[i] = &ackLog{acked: map[int64]bool{}}
+		w.wg.Go(func() {
+			n, err := steadyWriter(ctx, urls, id, &w.stop, w.logs[i])
+			w.last[i] = n
+			if err != nil {
+				w.errs <- err
+			}
+		})
+	}
+	return w
+}
+
+// halt stops the writers, fails t on any writer's error, and returns each
+// writer's log and last value acknowledged.
+func (w *writers) halt(t *testing.T) ([]*ackLog, []int64) {
+	t.Helper()
+	w.stop.Store(true)
+	w.wg.Wait()
+	close(w.errs)
+	for err := range w.errs {
+		t.Fatal(err)
+	}
+	return w.logs, w.last
+}
+
 // steadyWriter reports progress 1, 2, … on a task through the nodes in
 // turn until stop, each value with its own Idempotency-Key. A value that
 // fails is retried with the same key (after Retry-After's pause) until it
@@ -96,23 +134,7 @@ func TestStreamLeaderKilled(t *testing.T) {
 		following.Add(1)
 		go func() { defer following.Done(); live[i].run(ctx, func() {}) }()
 	}
-	var stop atomic.Bool
-	logs := make([]*ackLog, writers)
-	last := make([]int64, writers)
-	errs := make(chan error, writers)
-	var ww sync.WaitGroup
-	for i, id := range ids {
-		logs[i] = &ackLog{acked: map[int64]bool{}}
-		ww.Add(1)
-		go func() {
-			defer ww.Done()
-			n, err := steadyWriter(ctx, urls, id, &stop, logs[i])
-			last[i] = n
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
+	w := startWriters(ctx, urls, ids)
 	time.Sleep(time.Second)
 	leader, replicas := c.streamLeader()
 	if replicas != 3 {
@@ -128,12 +150,7 @@ func TestStreamLeaderKilled(t *testing.T) {
 	}
 	// Keep writing until the writes have flowed again for a while.
 	time.Sleep(2 * time.Second)
-	stop.Store(true)
-	ww.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	logs, last := w.halt(t)
 	failures := 0
 	var pause time.Duration
 	for _, l := range logs {

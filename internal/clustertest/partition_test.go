@@ -3,8 +3,6 @@ package clustertest
 import (
 	"context"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -61,23 +59,7 @@ func TestNATSFollowerCutOff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var stop atomic.Bool
-	logs := make([]*ackLog, writers)
-	last := make([]int64, writers)
-	errs := make(chan error, writers)
-	var ww sync.WaitGroup
-	for i, id := range ids {
-		logs[i] = &ackLog{acked: map[int64]bool{}}
-		ww.Add(1)
-		go func() {
-			defer ww.Done()
-			n, err := steadyWriter(ctx, urls, id, &stop, logs[i])
-			last[i] = n
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
+	w := startWriters(ctx, urls, ids)
 	time.Sleep(time.Second)
 	if err := cut.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -90,12 +72,7 @@ func TestNATSFollowerCutOff(t *testing.T) {
 	}
 	back := time.Since(stopped)
 	time.Sleep(2 * time.Second)
-	stop.Store(true)
-	ww.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	logs, last := w.halt(t)
 	failures := 0
 	var slowest time.Duration
 	for _, l := range logs {
