@@ -367,7 +367,10 @@ func (c *cluster) streamLeader() (*natsNode, int) {
 		leader, replicas, err := c.streamInfo()
 		if err == nil && leader != "" {
 			for _, n := range c.nats {
-				if n.name == leader {
+				// Right after a kill a surviving server may still name
+				// the dead one until the election ends: wait for a live
+				// leader.
+				if n.name == leader && n.alive() {
 					return n, replicas
 				}
 			}
