@@ -14,6 +14,7 @@ import (
 	"github.com/herald-sse/herald/hub"
 	"github.com/herald-sse/herald/internal/clock"
 	"github.com/herald-sse/herald/internal/netlimit"
+	"github.com/herald-sse/herald/internal/seqwait"
 	"github.com/herald-sse/herald/store"
 	"github.com/herald-sse/herald/views"
 )
@@ -134,11 +135,19 @@ type API struct {
 	drained chan struct{}  // signalled when a stream closes while closing (see Shutdown)
 	writes  sync.WaitGroup // goroutines finishing blocked writes of served streams
 	clock   clock.Clock
-	wheel   wheel        // streams served by the hub's writers, for keepalives
-	gone    *goneWatch   // notices departed clients of served streams (nil: the wheel looks)
-	pushy   pushyRuntime // push jobs: per-job write locks, readiness (pushy_write.go)
-	limits  limits       // rate limits, streams per key (limits.go)
-	head    storeHead    // the store's last sequence, for catch-ups (barrier.go)
+	wheel   wheel                            // streams served by the hub's writers, for keepalives
+	gone    *goneWatch                       // notices departed clients of served streams (nil: the wheel looks)
+	pushy   pushyRuntime                     // push jobs: per-job write locks, readiness (pushy_write.go)
+	limits  limits                           // rate limits, streams per key (limits.go)
+	head    storeHead                        // the store's last sequence, for catch-ups (barrier.go)
+	fanned  seqwait.Position                 // the last record fanned out (fanout.go)
+	fans    fanLog                           // the writers' turns after each recent fan-out
+	fanHook atomic.Pointer[func(seq uint64)] // tests: called before each fan-out
+	// lastWrite is each access key's last writes, for keyTurn (fanout.go).
+	lastWrite struct {
+		mu   sync.Mutex
+		keys map[string]*keyWrites
+	}
 	// renames maps stored event names to the names frames carry (nil:
 	// none; tasknames.go).
 	renames map[string]string
@@ -168,6 +177,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	a.clock = clock.Or(cfg.Clock)
 	a.gone = newGoneWatch()
 	a.drained = make(chan struct{}, 1)
+	a.lastWrite.keys = map[string]*keyWrites{}
 	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)
 	if cfg.IdempotencyCache != 0 {
 		a.views.SetIdempotencyBytes(cfg.IdempotencyCache)

@@ -40,6 +40,14 @@ func (a *API) Run(ctx context.Context) error {
 	loops.Go(func() { a.staleTasks(ctx) }) // --task-stale-after (taskstale.go)
 	loops.Go(func() { a.runWheel(ctx) })
 	loops.Go(func() { a.gone.run(ctx, a.lookGone) })
+	// New records are fanned out by a goroutine of their own, behind the
+	// tail: applying a record (which acknowledges its write) never waits
+	// for the fan-out of the records before it (fanout.go).
+	fan := make(chan *store.Msg, fanoutQueue)
+	var fanning sync.WaitGroup
+	fanning.Go(func() { a.fanOut(fan) })
+	defer fanning.Wait()
+	defer close(fan)
 	err = a.store.Tail(ctx, 1, func(m store.Msg) error {
 		if err := a.views.Apply(&m); err != nil {
 			// A record this version cannot read must not stop the others.
@@ -47,10 +55,17 @@ func (a *API) Run(ctx context.Context) error {
 			a.metrics.skippedApply.Add(1)
 		}
 		if m.Seq <= last {
+			// Catching up: the records go to the history in line, so
+			// the hub has them all before the API opens (caughtUp).
 			a.catch.records.Add(1)
 			a.replayed(&m)
+			a.fanned.Advance(m.Seq)
 		} else {
-			a.dispatch(&m)
+			select {
+			case fan <- &m:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		a.catch.applied.Store(m.Seq)
 		if m.Seq >= last && !a.ready.Load() {

@@ -212,14 +212,25 @@ func (s *stream) replayWith(ctx context.Context, subject string, after herald.ID
 // history calls fn for the records of subject after `from` up to upto, in
 // order: from the hub's memory of recent deliveries (frames already
 // encoded) as far back as it reaches, from the store before that.
+//
+// upto may be past what the hub has dispatched (a record applied, its
+// fan-out still queued: fanout.go): that part comes from the store.
 func (a *API) history(ctx context.Context, subject string, from, upto uint64, fn func(m *store.Msg, frames [][]byte) error) error {
 	if from >= upto {
 		return nil
 	}
-	ds, lo := a.hub.History(from, upto, func(d *hub.Delivery) bool { return store.MatchSubject(subject, d.Msg.Subject) })
+	read := func(from, upto uint64) error {
+		return a.store.Read(ctx, subject, from, upto, func(m store.Msg) error { return fn(&m, nil) })
+	}
+	// Everything the hub dispatched up to pos is in its memory (as far
+	// back as it reaches) before pos moves.
+	pos := min(upto, a.hub.Position())
+	if pos <= from {
+		return read(from, upto)
+	}
+	ds, lo := a.hub.History(from, pos, func(d *hub.Delivery) bool { return store.MatchSubject(subject, d.Msg.Subject) })
 	if from+1 < lo {
-		err := a.store.Read(ctx, subject, from, min(upto, lo-1), func(m store.Msg) error { return fn(&m, nil) })
-		if err != nil {
+		if err := read(from, min(pos, lo-1)); err != nil {
 			return err
 		}
 	}
@@ -227,6 +238,9 @@ func (a *API) history(ctx context.Context, subject string, from, upto uint64, fn
 		if err := fn(d.Msg, d.Frames); err != nil {
 			return err
 		}
+	}
+	if pos < upto {
+		return read(pos, upto)
 	}
 	return nil
 }

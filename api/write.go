@@ -235,6 +235,9 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 		if ack.Duplicate {
 			return a.answerAt(ctx, ack.Seq)
 		}
+		if k != nil && k.AccessKey != "" {
+			a.keyTurn(ctx, k.AccessKey, ack.Seq)
+		}
 		a.metrics.appended.Add(float64(len(ch.app.Record.Events)))
 		return a.final(ans, ack.Seq), nil
 	}

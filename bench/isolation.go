@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,6 +34,11 @@ type IsolationConfig struct {
 	Drain time.Duration
 	// Keepalive of the server the bench starts (default 15s).
 	Keepalive time.Duration
+	// WriterCommand, when set, runs B's writes in a process of their own
+	// (`herald bench isolation-writer`; see writerproc.go): B's latency is
+	// then not the bench's own scheduling of A's thousands of readers.
+	// Empty writes from the bench process.
+	WriterCommand []string
 }
 
 // Defaults of the isolation scenario.
@@ -115,7 +122,13 @@ type isolationPhase struct {
 // phaseB runs B's writes for one phase and samples the server's CPU.
 func phaseB(ctx context.Context, b *heraldTarget, c IsolationConfig, prog Progress) (isolationPhase, error) {
 	u0, uerr := b.usage().sample()
-	res, err := writeLoad(ctx, b, c.WritersB, 0, c.Duration, c.RateB, prog)
+	var res *loadResult
+	var err error
+	if len(c.WriterCommand) > 0 {
+		res, err = writeLoadProcess(ctx, c.WriterCommand, b, c, prog)
+	} else {
+		res, err = writeLoad(ctx, b, c.WritersB, 0, c.Duration, c.RateB, prog)
+	}
 	u1, uerr1 := b.usage().sample()
 	ph := isolationPhase{load: res, cpu: -1}
 	if uerr == nil && uerr1 == nil && u1.at.After(u0.at) {
@@ -145,7 +158,13 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 	r := &Result{Scenario: "isolation", Peer: "herald", Params: map[string]string{
 		"subscribers": strconv.Itoa(c.Subscribers), "a-rate": rateString(c.RateA),
 		"a-publishers": strconv.Itoa(c.Publishers), "b-rate": rateString(c.RateB),
-		"b-writers": strconv.Itoa(c.WritersB), "duration": c.Duration.String()}}
+		"b-writers": strconv.Itoa(c.WritersB), "duration": c.Duration.String(), "b-client": "own process"}}
+	switch {
+	case len(c.WriterCommand) == 0:
+		r.Params["b-client"] = "bench process"
+	case filepath.Base(c.WriterCommand[0]) == "nice":
+		r.Params["b-client"] = "own process, " + strings.Join(c.WriterCommand[:3], " ")
+	}
 	for _, arg := range o.ServerArgs {
 		r.Params["server"] += arg + " "
 	}

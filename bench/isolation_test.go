@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,9 +27,40 @@ func metric(t *testing.T, r *Result, name string) float64 {
 }
 
 func TestIsolationSmoke(t *testing.T) {
+	checkIsolationSmoke(t, isolationTiny())
+}
+
+// TestIsolationWriterProcess runs the smoke scenario with B's writes in a
+// process of their own (this test binary, as IsolationWriter), as the
+// herald bench command does by default: B's writes must all come back
+// acknowledged, timed and accounted for across the process boundary.
+func TestIsolationWriterProcess(t *testing.T) {
+	t.Setenv(writerEnv, "1")
+	c := isolationTiny()
+	c.WriterCommand = []string{os.Args[0]}
+	r := checkIsolationSmoke(t, c)
+	if !strings.HasPrefix(r.Params["b-client"], "own process") {
+		t.Errorf("b-client %q", r.Params["b-client"])
+	}
+}
+
+// TestIsolationWriterProcessFails: a writer process that fails is an error
+// of the scenario, with what it printed.
+func TestIsolationWriterProcessFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c := isolationTiny()
+	c.WriterCommand = []string{"sh", "-c", "echo writer broke >&2; exit 3"}
+	_, err := Isolation(ctx, tinyOptions(t), c)
+	if err == nil || !strings.Contains(err.Error(), "writer broke") {
+		t.Fatalf("err %v, want the writer's failure", err)
+	}
+}
+
+func checkIsolationSmoke(t *testing.T, c IsolationConfig) *Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	r, err := Isolation(ctx, tinyOptions(t), c)
 	requireClean(t, r, err, "B ack p99, A idle", "B ack p99, A fanning out", "B ack p99 loaded/idle",
 		"A events", "A deliveries/s", "A latency p99")
@@ -59,6 +92,7 @@ func TestIsolationSmoke(t *testing.T) {
 	if v := metric(t, r, "reconnects"); v != 0 {
 		t.Errorf("%v reconnects", v)
 	}
+	return r
 }
 
 // cutProxy forwards subscriber connections to the server and ends the

@@ -18,11 +18,15 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
 
 const shardCount = 64
+
+// dispatchYield is how many subscribers Dispatch visits between yields.
+const dispatchYield = 512
 
 // DefaultMaxPendingBytes is the default Config.MaxPendingBytes: 1 MiB, some
 // 5,000 typical events, so a subscriber that keeps up on average is not
@@ -203,10 +207,17 @@ func (h *Hub) Dispatch(d *Delivery, topics ...string) {
 	h.hist.remember(d) // before cur moves: a Subscribe that starts after d finds it in History
 	h.cur.Store(d.Seq)
 	d.cost()
+	n := 0
 	for _, t := range topics {
 		sh := h.shard(t)
 		sh.mu.RLock()
 		for s := range sh.subs[t] {
+			// A fan-out to thousands runs for milliseconds: let the
+			// goroutines it shares the processors with (a write's
+			// acknowledgement, the writers) in now and then.
+			if n++; n%dispatchYield == 0 {
+				runtime.Gosched()
+			}
 			if s.Match != nil && !h.match(s, d) {
 				continue
 			}

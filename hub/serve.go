@@ -1,10 +1,13 @@
 package hub
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
 	"sync"
+
+	"github.com/herald-sse/herald/internal/seqwait"
 )
 
 // Serve hands s to the hub's writers: instead of a goroutine blocking on
@@ -81,6 +84,12 @@ type writerPool struct {
 	max     int
 	closed  bool
 	wg      sync.WaitGroup
+
+	// Turns are numbered in the order they are queued: pushed counts the
+	// turns queued, taken the turns writers took (first come first
+	// served, so every turn up to taken was taken).
+	pushed, took uint64
+	taken        seqwait.Position // took, for WaitTurns (all of them once closed)
 }
 
 func (p *writerPool) init(h *Hub) {
@@ -97,6 +106,7 @@ func (p *writerPool) push(s *Sub) {
 		return
 	}
 	p.ready = append(p.ready, s)
+	p.pushed++
 	if p.idle > 0 {
 		p.idle--
 		p.work.Signal()
@@ -122,6 +132,10 @@ func (p *writerPool) next() *Sub {
 	s := p.ready[p.head]
 	p.ready[p.head] = nil
 	p.head++
+	p.took++
+	if !p.closed {
+		p.taken.Advance(p.took)
+	}
 	switch {
 	case p.head == len(p.ready):
 		p.ready, p.head = p.ready[:0], 0
@@ -133,10 +147,27 @@ func (p *writerPool) next() *Sub {
 	return s
 }
 
+// Turns is the number of turns queued so far: once the writers took that
+// many (WaitWriters), every subscriber that had deliveries queued when
+// Turns was read has had its turn start, and took them.
+func (h *Hub) Turns() uint64 {
+	h.pool.mu.Lock()
+	defer h.pool.mu.Unlock()
+	return h.pool.pushed
+}
+
+// WaitTurns waits until the writers took mark turns (see Turns), or ctx
+// ends: the fan-out of what was dispatched before mark was read is
+// written, or being written. After close it returns at once.
+func (h *Hub) WaitTurns(ctx context.Context, mark uint64) error {
+	return h.pool.taken.Wait(ctx, mark)
+}
+
 // close stops the writers once the turns due are run, and waits for them.
 func (p *writerPool) close() {
 	p.mu.Lock()
 	p.closed = true
+	p.taken.Advance(^uint64(0)) // nobody waits for writers that are gone
 	p.idle = 0
 	p.work.Broadcast()
 	p.mu.Unlock()

@@ -8,10 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/herald-sse/herald/auth"
+	"github.com/herald-sse/herald/internal/seqwait"
 	"github.com/herald-sse/herald/lifecycle"
 	"github.com/herald-sse/herald/store"
 )
@@ -27,9 +27,7 @@ type Views struct {
 	idem     idemIndex  // msg id → where its write landed (idem.go)
 	pushy    pushyState // push jobs and nodes (jobs.go, nodes.go)
 
-	applied atomic.Uint64
-	waitMu  sync.Mutex
-	waiters waitHeap // WaitFor callers, the lowest sequence first (wait.go)
+	applied seqwait.Position // the last record applied; WaitFor waits on it
 
 	// OnRevoke is called (on the tail goroutine) with each revoked key.
 	OnRevoke func(accessKey string)

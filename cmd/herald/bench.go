@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
@@ -103,7 +104,7 @@ Progress goes to stderr; the results table (or --json) to stdout.`,
 	f.StringVar(&b.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator (not the server) to this file")
 	_ = f.MarkHidden("binary")
 	_ = f.MarkHidden("cpuprofile")
-	cmd.AddCommand(newBenchFanoutCmd(&b), newBenchIdleCmd(&b), newBenchIngestCmd(&b), newBenchResumeCmd(&b), newBenchCompareCmd(&b), newBenchIsolationCmd(&b))
+	cmd.AddCommand(newBenchFanoutCmd(&b), newBenchIdleCmd(&b), newBenchIngestCmd(&b), newBenchResumeCmd(&b), newBenchCompareCmd(&b), newBenchIsolationCmd(&b), newBenchIsolationWriterCmd())
 	return cmd
 }
 
@@ -253,6 +254,7 @@ checks each got every backlog event exactly once.`,
 
 func newBenchIsolationCmd(b *benchOpts) *cobra.Command {
 	var c bench.IsolationConfig
+	var inProcess bool
 	cmd := &cobra.Command{
 		Use:   "isolation",
 		Short: "tenant B writes at a fixed rate while tenant A fans out to S subscribers; B's write-ack latency idle vs loaded",
@@ -262,7 +264,10 @@ owner's session feed; tenant B reports session events at --b-rate through
 its own service key and times each acknowledgement. The writes are spread
 over --b-writers connections, one write at a time each; latency counts from
 when each write was due, and writes sent late because every connection was
-still waiting for an acknowledgement are counted as "held back".
+still waiting for an acknowledgement are counted as "held back". B's writer
+is a process of its own, as another tenant's service would be: timed from
+the bench process, B's latency would include the bench's own scheduling of
+A's thousands of readers (--b-in-process shows that).
 
 Phase 1: B alone for --duration (A's subscribers connected, A idle).
 Phase 2: A's publishers fan out to A's subscribers as fast as they are
@@ -279,10 +284,25 @@ checked: none may be lost or duplicated.`,
   herald bench isolation --runs 3 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !inProcess {
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("find this executable to run B's writer: %w (or use --b-in-process)", err)
+				}
+				c.WriterCommand = []string{exe, "bench", "isolation-writer"}
+				// B's client stands for a service on a machine of its
+				// own: ahead of A's readers for the CPU when the bench
+				// may raise a priority (root), so the load generator's
+				// own scheduling is not timed as the server's.
+				if nice, err := exec.LookPath("nice"); err == nil && os.Geteuid() == 0 {
+					c.WriterCommand = append([]string{nice, "-n", "-10"}, c.WriterCommand...)
+				}
+			}
 			return b.run(cmd, func(ctx context.Context, o bench.Options) (*bench.Result, error) { return bench.Isolation(ctx, o, c) })
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&inProcess, "b-in-process", false, "time B's writes from the bench process itself, among A's subscribers (its scheduling of them then adds to B's latency; by default B's writer is a process of its own)")
 	f.IntVar(&c.Subscribers, "subscribers", 10000, "tenant A's subscribers")
 	f.IntVar(&c.Publishers, "a-publishers", 1, "tenant A's concurrent publishers, each one request at a time")
 	f.Float64Var(&c.RateA, "a-rate", 0, "tenant A's events/s over its publishers (0: as fast as acknowledged)")
@@ -292,6 +312,26 @@ checked: none may be lost or duplicated.`,
 	f.DurationVar(&c.Drain, "drain", time.Minute, "how long to wait for A's deliveries after the loaded phase")
 	f.DurationVar(&c.Keepalive, "keepalive", 15*time.Second, "keepalive of the server the bench starts")
 	return cmd
+}
+
+// newBenchIsolationWriterCmd is tenant B's writer process of `herald bench
+// isolation`: it reads its task as JSON on standard input and answers on
+// standard output. Hidden: the isolation scenario runs it.
+func newBenchIsolationWriterCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "isolation-writer",
+		Short:  "tenant B's writer process of herald bench isolation (run by it, not by hand)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if _, err := bench.RaiseFileLimit(); err != nil {
+				fmt.Fprintln(os.Stderr, "herald bench isolation-writer: could not raise the open-files limit:", err)
+			}
+			return bench.IsolationWriter(ctx, cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
 }
 
 func newBenchCompareCmd(b *benchOpts) *cobra.Command {

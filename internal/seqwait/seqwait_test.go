@@ -1,4 +1,4 @@
-package views
+package seqwait
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// TestWaitFor: every waiter returns once its sequence is applied, whatever
+// TestWait: every waiter returns once its sequence is reached, whatever
 // the order they arrive in; a cancelled waiter leaves nothing behind.
-func TestWaitFor(t *testing.T) {
-	v := New()
+func TestWait(t *testing.T) {
+	v := &Position{}
 	ctx := context.Background()
 	const n = 200
 	var wg sync.WaitGroup
@@ -19,11 +19,11 @@ func TestWaitFor(t *testing.T) {
 	var mu sync.Mutex
 	for seq := 1; seq <= n; seq++ {
 		wg.Go(func() {
-			if err := v.WaitFor(ctx, uint64(seq)); err != nil {
+			if err := v.Wait(ctx, uint64(seq)); err != nil {
 				t.Error(err)
 			}
-			if v.Applied() < uint64(seq) {
-				t.Errorf("WaitFor(%d) returned at %d", seq, v.Applied())
+			if v.Load() < uint64(seq) {
+				t.Errorf("Wait(%d) returned at %d", seq, v.Load())
 			}
 			mu.Lock()
 			done[seq] = true
@@ -34,7 +34,7 @@ func TestWaitFor(t *testing.T) {
 		if seq%7 == 0 {
 			time.Sleep(time.Millisecond)
 		}
-		v.advance(seq)
+		v.Advance(seq)
 	}
 	wg.Wait()
 	for seq := 1; seq <= n; seq++ {
@@ -42,23 +42,20 @@ func TestWaitFor(t *testing.T) {
 			t.Fatalf("waiter %d never returned", seq)
 		}
 	}
-	if err := v.WaitFor(ctx, n); err != nil { // already applied
+	if err := v.Wait(ctx, n); err != nil { // already applied
 		t.Fatal(err)
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := v.WaitFor(cctx, n+5); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("WaitFor past the head: %v, want the deadline", err)
+	if err := v.Wait(cctx, n+5); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait past the head: %v, want the deadline", err)
 	}
-	v.waitMu.Lock()
-	left := len(v.waiters)
-	v.waitMu.Unlock()
-	if left != 0 {
+	if left := v.Waiting(); left != 0 {
 		t.Fatalf("%d waiters left behind", left)
 	}
-	v.advance(n + 5)
-	if err := v.WaitFor(ctx, n+5); err != nil {
+	v.Advance(n + 5)
+	if err := v.Wait(ctx, n+5); err != nil {
 		t.Fatal(err)
 	}
 }
