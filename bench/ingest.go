@@ -96,7 +96,8 @@ func ingestOnce(ctx context.Context, o *Options, c IngestConfig) (*Result, error
 // loadResult is what writeLoad measured.
 type loadResult struct {
 	acked   tally // keys of the acknowledged writes
-	lat     *hist
+	lat     *hist // from when each write was due (with a rate) or sent
+	sent    *hist // from when each write was sent
 	elapsed time.Duration
 	cpu     time.Duration // server CPU over the load (0 if unknown)
 	selfCPU time.Duration
@@ -124,7 +125,7 @@ func writeLoad(ctx context.Context, tgt target, writers, count int, d time.Durat
 	}
 	bar := prog.Phase("writing", total)
 	defer bar.Done()
-	res := &loadResult{lat: newHist()}
+	res := &loadResult{lat: newHist(), sent: newHist()}
 	u0, uerr := tgt.usage().sample()
 	self0, _ := procCPU(os.Getpid())
 	t0 := time.Now()
@@ -155,12 +156,14 @@ func writeLoad(ctx context.Context, tgt target, writers, count int, d time.Durat
 				} else if count == 0 && !start.Before(stop) {
 					return
 				}
-				key, err := p.publish(time.Now().UnixNano())
+				sent := time.Now()
+				key, err := p.publish(sent.UnixNano())
 				if err != nil {
 					errs[i] = err
 					return
 				}
 				res.lat.add(i, time.Since(start))
+				res.sent.add(i, time.Since(sent))
 				tallies[i].addUnordered(key)
 				acked.Add(1)
 			}

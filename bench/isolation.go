@@ -262,7 +262,7 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 	}
 
 	r.add("A subscribers", float64(c.Subscribers), "")
-	p99 := [2]float64{}
+	p99, p99sent := [2]float64{}, [2]float64{}
 	for i, ph := range []struct {
 		name string
 		p    isolationPhase
@@ -273,6 +273,9 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 		r.add("B ack p50, "+ph.name, ms(q[0]), "ms")
 		r.add("B ack p99, "+ph.name, p99[i], "ms")
 		r.add("B ack max, "+ph.name, ms(ph.p.load.lat.max()), "ms")
+		_, qs := ph.p.load.sent.quantiles(0.99)
+		p99sent[i] = ms(qs[0])
+		r.add("B ack p99 from send, "+ph.name, p99sent[i], "ms")
 		r.add("B writes held back, "+ph.name, float64(ph.p.load.heldBack), "")
 	}
 	ratio := 0.0
@@ -280,6 +283,9 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 		ratio = p99[1] / p99[0]
 	}
 	r.add("B ack p99 loaded/idle", ratio, "×")
+	if p99sent[0] > 0 {
+		r.add("B ack p99 from send loaded/idle", p99sent[1]/p99sent[0], "×")
+	}
 	nA := float64(wantA.n - 1) // minus the warm-up
 	r.add("A events", nA, "")
 	r.add("A publish rate", nA/pubEnd.Sub(tA).Seconds(), "events/s")

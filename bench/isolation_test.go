@@ -74,6 +74,11 @@ func checkIsolationSmoke(t *testing.T, c IsolationConfig) *Result {
 		if !(0 < p50 && p50 <= p99 && p99 <= mx) {
 			t.Errorf("%s: p50 %v, p99 %v, max %v", ph, p50, p99, mx)
 		}
+		// Each write's latency from when it was due includes its
+		// latency from when it was sent.
+		if sent := metric(t, r, "B ack p99 from send, "+ph); !(0 < sent && sent <= p99) {
+			t.Errorf("%s: p99 from send %v, from due %v", ph, sent, p99)
+		}
 		if v := metric(t, r, "B writes held back, "+ph); v < 0 || v > want {
 			t.Errorf("B writes held back, %s: %v of %v", ph, v, want)
 		}

@@ -47,7 +47,8 @@ type writerSpec struct {
 // standard output.
 type writerReport struct {
 	Acked    tallyJSON      `json:"acked"`
-	Lat      map[int]uint64 `json:"lat"` // histogram bucket → count
+	Lat      map[int]uint64 `json:"lat"`  // histogram bucket → count, from when due
+	Sent     map[int]uint64 `json:"sent"` // the same from when sent
 	HeldBack uint64         `json:"heldBack"`
 	Elapsed  time.Duration  `json:"elapsed"`
 	Err      string         `json:"error,omitempty"`
@@ -109,7 +110,7 @@ func IsolationWriter(ctx context.Context, in io.Reader, out io.Writer) error {
 	res, err := writeLoad(ctx, t, s.Writers, 0, s.Duration, s.Rate, nopProgress{})
 	rep := writerReport{}
 	if res != nil {
-		rep.Acked, rep.Lat, rep.HeldBack, rep.Elapsed = res.acked.toJSON(), res.lat.buckets(), res.heldBack, res.elapsed
+		rep.Acked, rep.Lat, rep.Sent, rep.HeldBack, rep.Elapsed = res.acked.toJSON(), res.lat.buckets(), res.sent.buckets(), res.heldBack, res.elapsed
 	}
 	if err != nil {
 		rep.Err = err.Error()
@@ -162,7 +163,11 @@ wait:
 	if err != nil {
 		return nil, fmt.Errorf("B's writer process: %w", err)
 	}
-	res := &loadResult{acked: rep.Acked.tally(), lat: lat, heldBack: rep.HeldBack, elapsed: rep.Elapsed}
+	sent, err := histFrom(rep.Sent)
+	if err != nil {
+		return nil, fmt.Errorf("B's writer process: %w", err)
+	}
+	res := &loadResult{acked: rep.Acked.tally(), lat: lat, sent: sent, heldBack: rep.HeldBack, elapsed: rep.Elapsed}
 	if rep.Err != "" {
 		return res, fmt.Errorf("B's writer process: %s", rep.Err)
 	}
