@@ -175,7 +175,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(hub.Config{
 		MaxPendingBytes: cfg.MaxPendingBytes, MaxQueue: cfg.QueueSize, Log: log}), readyC: make(chan struct{})}
 	a.clock = clock.Or(cfg.Clock)
-	a.gone = newGoneWatch()
+	a.gone = newGoneWatch(&a.wheel)
 	a.drained = make(chan struct{}, 1)
 	a.lastWrite.keys = map[string]*keyWrites{}
 	a.hub.KeepHistory(cfg.ReplayCache, cfg.Retention)

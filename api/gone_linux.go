@@ -4,7 +4,6 @@ package api
 
 import (
 	"context"
-	"sync"
 	"syscall"
 )
 
@@ -15,24 +14,23 @@ import (
 // watches the same sockets for its own reasons; a socket may be in both.
 // An idle stream thus costs nothing more, whatever the keepalive.
 type goneWatch struct {
-	epfd  int
-	wake  [2]int // a pipe: a byte on it stops run
-	mu    sync.Mutex
-	slots []*stream // by token-1; nil: free
-	free  []uint32  // free tokens
+	epfd int
+	wake [2]int // a pipe: a byte on it stops run
+	w    *wheel // names the watched streams: an event carries a stream's wheel token
 }
 
 // goneEvents are what makes a watched connection worth a look.
 const goneEvents = syscall.EPOLLRDHUP | syscall.EPOLLIN | syscall.EPOLLHUP | syscall.EPOLLERR | -syscall.EPOLLET
 
-// newGoneWatch returns a watcher, or nil when the system refuses one (then
-// departed clients are noticed at their next keepalive).
-func newGoneWatch() *goneWatch {
+// newGoneWatch returns a watcher of the streams on w, or nil when the
+// system refuses one (then departed clients are noticed at their next
+// keepalive).
+func newGoneWatch(w *wheel) *goneWatch {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil
 	}
-	g := &goneWatch{epfd: epfd}
+	g := &goneWatch{epfd: epfd, w: w}
 	if err := syscall.Pipe2(g.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		syscall.Close(epfd)
 		return nil
@@ -45,61 +43,40 @@ func newGoneWatch() *goneWatch {
 	return g
 }
 
-// add watches s's connection; it reports false when it could not.
+// add watches s's connection (s is on the wheel: its token names it to
+// epoll); it reports false when it could not.
 func (g *goneWatch) add(s *stream) bool {
-	if g == nil || s.srv.raw == nil {
+	if g == nil || s.srv.raw == nil || s.srv.tok == 0 {
 		return false
 	}
-	tok := g.slot(s)
 	var err error
 	cerr := s.srv.raw.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: uint32(goneEvents), Fd: int32(tok)}
+		ev := syscall.EpollEvent{Events: uint32(goneEvents), Fd: int32(s.srv.tok)}
 		err = syscall.EpollCtl(g.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
 	})
 	if err != nil || cerr != nil {
-		g.release(tok)
 		return false
 	}
-	s.srv.goneTok = tok
+	s.srv.watched = true
 	return true
 }
 
-// slot gives s a token (0 is the wake pipe's). A token is reused once
-// released: a late event for the old stream makes the new one look, which
+// remove stops watching s's connection; call it before closing it, and
+// before s leaves the wheel. A token is reused once s left the wheel: an
+// event already taken for s then makes the stream that has it look, which
 // is harmless.
-func (g *goneWatch) slot(s *stream) uint32 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if n := len(g.free); n > 0 {
-		tok := g.free[n-1]
-		g.free = g.free[:n-1]
-		g.slots[tok-1] = s
-		return tok
-	}
-	g.slots = append(g.slots, s)
-	return uint32(len(g.slots))
-}
-
-func (g *goneWatch) release(tok uint32) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.slots[tok-1] = nil
-	g.free = append(g.free, tok)
-}
-
-// remove stops watching s's connection; call it before closing it.
 func (g *goneWatch) remove(s *stream) {
-	if g == nil || s.srv.goneTok == 0 {
+	if g == nil || !s.srv.watched {
 		return
 	}
-	g.release(s.srv.goneTok)
-	s.srv.goneTok = 0
+	s.srv.watched = false
 	_ = s.srv.raw.Control(func(fd uintptr) {
 		_ = syscall.EpollCtl(g.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 	})
 }
 
 // run hands each stream whose connection stirred to look, until ctx ends.
+// Token 0 is the wake pipe's (wheel tokens start at 1).
 func (g *goneWatch) run(ctx context.Context, look func(*stream)) {
 	if g == nil {
 		return
@@ -120,13 +97,7 @@ func (g *goneWatch) run(ctx context.Context, look func(*stream)) {
 			if tok == 0 {
 				return // woken to stop
 			}
-			var s *stream
-			g.mu.Lock()
-			if int(tok) <= len(g.slots) {
-				s = g.slots[tok-1]
-			}
-			g.mu.Unlock()
-			if s != nil {
+			if s := g.w.get(tok); s != nil {
 				look(s)
 			}
 		}

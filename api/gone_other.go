@@ -9,7 +9,7 @@ import "context"
 // (see runWheel).
 type goneWatch struct{}
 
-func newGoneWatch() *goneWatch                          { return nil }
+func newGoneWatch(*wheel) *goneWatch                    { return nil }
 func (g *goneWatch) add(*stream) bool                   { return false }
 func (g *goneWatch) remove(*stream)                     {}
 func (g *goneWatch) run(context.Context, func(*stream)) {}

@@ -34,7 +34,7 @@ func (a *API) nodeCommands(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, recognized := a.resumePoint(r)
-	sub := &hub.Sub{Topics: []string{nodeTopic(org, node)}, Key: k.AccessKey, Login: loginOf(r)}
+	sub := &hub.Sub{Topic: nodeTopic(org, node), Key: k.AccessKey, Login: loginOf(r)}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()

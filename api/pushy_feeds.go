@@ -81,7 +81,7 @@ func (a *API) jobFeed(w http.ResponseWriter, r *http.Request) {
 		_ = st.flush()
 		return
 	}
-	sub := &hub.Sub{Topics: []string{jobTopic(org, j.ID)}, Key: caller(r).AccessKey, Login: loginOf(r)}
+	sub := &hub.Sub{Topic: jobTopic(org, j.ID), Key: caller(r).AccessKey, Login: loginOf(r)}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()
@@ -114,7 +114,7 @@ func (a *API) orgFeed(w http.ResponseWriter, r *http.Request) {
 	if recognized && after.Seq < a.views.PurgedUpTo(org) {
 		recognized = false // expired: some of the history after it is gone
 	}
-	sub := &hub.Sub{Topics: []string{orgTopic(org)}, Key: caller(r).AccessKey, Login: loginOf(r)}
+	sub := &hub.Sub{Topic: orgTopic(org), Key: caller(r).AccessKey, Login: loginOf(r)}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()

@@ -215,7 +215,7 @@ func TestReplayedRecordsNotLive(t *testing.T) {
 	const reports = 300
 	dir, task, _ := stoppedStore(t, reports)
 	a, _ := notReadyAPI(t, dir, api.Config{QueueSize: 4 * reports})
-	early := &hub.Sub{Topics: []string{"task/" + task}}
+	early := &hub.Sub{Topic: "task/" + task}
 	a.Hub().Subscribe(early)
 	defer a.Hub().Unsubscribe(early)
 	runAPI(t, a)

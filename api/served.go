@@ -21,13 +21,11 @@ type served struct {
 	handle func(*hub.Delivery) bool
 	// wrote is when the stream last wrote (unix ns); the wheel reads it.
 	wrote atomic.Int64
-	// pending is what a blocked write has left to write; its goroutine
-	// owns it.
-	pending []byte
 	// look: the connection stirred (goneWatch) or is due a look (the
 	// wheel, without a watcher): the next turn checks the client is there.
 	look    atomic.Bool
-	goneTok uint32 // its token in the goneWatch; 0 when not watched
+	watched bool   // in the goneWatch
+	tok     uint32 // its place on the wheel (index+1); 0 when not on it
 }
 
 // takeOver takes an HTTP/1.1 connection over from net/http (hijack) and
@@ -126,15 +124,17 @@ func (s *stream) serve() {
 		n, err = writeNow(s.srv.raw, s.buf)
 		s.srv.wrote.Store(now)
 		if err == nil && n < len(s.buf) {
-			s.srv.pending = append([]byte(nil), s.buf[n:]...)
-			s.sub.SetPending(len(s.srv.pending))
+			// The rest is the finishing goroutine's (an argument: an idle
+			// stream keeps no field for it).
+			rest := append([]byte(nil), s.buf[n:]...)
+			s.sub.SetPending(len(rest))
 			st := stateBlocked
 			if stop {
 				st = stateBlockedLast // end once the write is finished
 			}
 			s.setState(st)
 			s.a.writes.Add(1)
-			go s.finishWrite()
+			go s.finishWrite(rest)
 		}
 	}
 	if cap(s.buf) <= 64<<10 {
@@ -150,10 +150,10 @@ func (s *stream) serve() {
 	}
 }
 
-// finishWrite writes what the client did not take at once, waiting up to
-// the write timeout: a client that takes nothing for that long is a slow
-// consumer and is ended (it resumes by id).
-func (s *stream) finishWrite() {
+// finishWrite writes rest, what the client did not take at once, waiting
+// up to the write timeout: a client that takes nothing for that long is a
+// slow consumer and is ended (it resumes by id).
+func (s *stream) finishWrite(rest []byte) {
 	defer s.a.writes.Done()
 	defer func() {
 		if v := recover(); v != nil {
@@ -164,9 +164,8 @@ func (s *stream) finishWrite() {
 	}()
 	t := s.srv
 	_ = t.conn.SetWriteDeadline(time.Now().Add(s.a.cfg.WriteTimeout))
-	_, err := t.conn.Write(t.pending)
+	_, err := t.conn.Write(rest)
 	_ = t.conn.SetWriteDeadline(time.Time{})
-	t.pending = nil
 	s.sub.SetPending(0)
 	t.wrote.Store(s.a.clock.Now().UnixNano())
 	if err != nil || s.stateNow() == stateBlockedLast {
@@ -199,25 +198,50 @@ func (s *stream) end(r hub.EndReason) {
 }
 
 // wheel is the set of served streams, for keepalives: one ticker for all
-// of them instead of a timer each.
+// of them instead of a timer each. A stream's place is a slot, its token
+// (index+1) kept in the stream: 8 bytes a stream where a set (a map) costs
+// some 30, and the token doubles as the stream's name in the goneWatch.
+// Freed slots are reused.
 type wheel struct {
-	mu      sync.Mutex
-	streams map[*stream]struct{}
+	mu    sync.Mutex
+	slots []*stream // by token-1; nil: free
+	free  []uint32  // free tokens
+	n     int       // streams on the wheel
 }
 
 func (w *wheel) add(s *stream) {
 	w.mu.Lock()
-	if w.streams == nil {
-		w.streams = map[*stream]struct{}{}
+	if k := len(w.free); k > 0 {
+		s.srv.tok = w.free[k-1]
+		w.free = w.free[:k-1]
+		w.slots[s.srv.tok-1] = s
+	} else {
+		w.slots = append(w.slots, s)
+		s.srv.tok = uint32(len(w.slots))
 	}
-	w.streams[s] = struct{}{}
+	w.n++
 	w.mu.Unlock()
 }
 
 func (w *wheel) remove(s *stream) {
 	w.mu.Lock()
-	delete(w.streams, s)
+	if tok := s.srv.tok; tok != 0 {
+		w.slots[tok-1] = nil
+		w.free = append(w.free, tok)
+		s.srv.tok = 0
+		w.n--
+	}
 	w.mu.Unlock()
+}
+
+// get is the stream of token tok, or nil.
+func (w *wheel) get(tok uint32) *stream {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if tok == 0 || int(tok) > len(w.slots) {
+		return nil
+	}
+	return w.slots[tok-1]
 }
 
 // each calls fn for every stream on the wheel (under its lock: fn must
@@ -225,15 +249,17 @@ func (w *wheel) remove(s *stream) {
 func (w *wheel) each(fn func(*stream)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for s := range w.streams {
-		fn(s)
+	for _, s := range w.slots {
+		if s != nil {
+			fn(s)
+		}
 	}
 }
 
 func (w *wheel) len() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.streams)
+	return w.n
 }
 
 // wheelTick is how often the wheel looks for quiet streams: a 100th of
@@ -283,7 +309,10 @@ func (a *API) runWheel(ctx context.Context) {
 			lastLook = nowT
 		}
 		a.wheel.mu.Lock()
-		for s := range a.wheel.streams {
+		for _, s := range a.wheel.slots {
+			if s == nil {
+				continue
+			}
 			switch {
 			case a.keepaliveDue(now - s.srv.wrote.Load()):
 				due = append(due, s)

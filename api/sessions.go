@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/herald-sse/herald"
@@ -102,15 +103,39 @@ func (s sessionAnswer) appendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// sessionFilter is what one session watcher may see and asked for.
+// sessionFilter is what one session watcher may see and asked for. A
+// stream keeps it (its hub Match) for its whole life: it holds only what
+// match needs, and no string that shares memory with the request (see
+// sessionWatch).
 type sessionFilter struct {
-	topic   string // hub topic
-	subject string // store filter for replay
-	domain  string // "" = any
-	owner   string // "" = any
-	id      string // "" = any
-	group   string // "" = any
-	user    *auth.Key
+	domain string // "" = any
+	owner  string // "" = any
+	id     string // "" = any
+	group  string // "" = any
+}
+
+// topic is the hub topic the filter's records are routed on.
+func (f *sessionFilter) topic() string {
+	switch {
+	case f.domain != "" && f.owner != "":
+		return "session/o/" + f.domain + "/" + f.owner
+	case f.domain != "":
+		return "session/d/" + f.domain
+	}
+	return "session/*"
+}
+
+// subject is the store filter of the records a replay reads.
+func (f *sessionFilter) subject() string {
+	switch {
+	case f.domain != "" && f.owner != "" && f.id != "":
+		return store.Subject("session", f.domain, f.owner, f.id)
+	case f.domain != "" && f.owner != "":
+		return store.Subject("session", f.domain, f.owner) + ".*"
+	case f.domain != "":
+		return store.Subject("session", f.domain) + ".>"
+	}
+	return "herald.session.>"
 }
 
 func (f *sessionFilter) match(m *store.Msg) bool {
@@ -147,7 +172,7 @@ func (a *API) sessionWatch(k *auth.Key, q map[string][]string) (*sessionFilter, 
 		if !herald.ValidSlug(sid) {
 			return nil, herald.FieldErrorf("sessionId", "must be \"*\" or a slug ([A-Za-z0-9][A-Za-z0-9._-]{0,63}), got %q", truncate(sid, 80))
 		}
-		f.id = sid
+		f.id = strings.Clone(sid) // see queryOwner
 	}
 	group, _ := get("group", "groupName")
 	if group == "" {
@@ -176,7 +201,7 @@ func (a *API) sessionWatch(k *auth.Key, q map[string][]string) (*sessionFilter, 
 		}
 		f.domain = k.Domain
 		if hasOwner {
-			f.owner = owner
+			f.owner = a.queryOwner(owner)
 		}
 		if group != "*" {
 			if _, ok := a.views.Auth.Group(k.Domain, group); !ok {
@@ -188,10 +213,10 @@ func (a *API) sessionWatch(k *auth.Key, q map[string][]string) (*sessionFilter, 
 			if _, ok := a.views.Auth.Domain(domain); !ok {
 				return nil, notFoundf("no domain %q", domain)
 			}
-			f.domain = domain
+			f.domain = strings.Clone(domain) // see queryOwner
 		}
 		if hasOwner {
-			f.owner = owner
+			f.owner = a.queryOwner(owner)
 			if ok, found := a.views.Auth.Key(owner); found && f.domain == "" {
 				f.domain = ok.Domain
 			}
@@ -209,23 +234,20 @@ func (a *API) sessionWatch(k *auth.Key, q map[string][]string) (*sessionFilter, 
 		return nil, forbiddenf("a %s key cannot watch sessions", k.Role)
 	}
 	if group != "*" {
-		f.group = group
-	}
-	switch {
-	case f.domain != "" && f.owner != "":
-		f.topic = "session/o/" + f.domain + "/" + f.owner
-		f.subject = store.Subject("session", f.domain, f.owner) + ".*"
-		if f.id != "" {
-			f.subject = store.Subject("session", f.domain, f.owner, f.id)
-		}
-	case f.domain != "":
-		f.topic = "session/d/" + f.domain
-		f.subject = store.Subject("session", f.domain) + ".>"
-	default:
-		f.topic = "session/*"
-		f.subject = "herald.session.>"
+		f.group = strings.Clone(group) // see queryOwner
 	}
 	return f, nil
+}
+
+// queryOwner is an ownerAccessKey of a query as a filter keeps it: the
+// directory's copy of the key, or a copy of its own. A query's values are
+// substrings of the request line; a stream that kept one would keep the
+// whole line for its life.
+func (a *API) queryOwner(owner string) string {
+	if k, found := a.views.Auth.Key(owner); found {
+		return k.AccessKey
+	}
+	return strings.Clone(owner)
 }
 
 // sessionTopics are the topics a session record is routed on.
@@ -256,13 +278,13 @@ func (a *API) sessionFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, recognized := a.resumePoint(r)
-	sub := &hub.Sub{Topics: []string{f.topic}, Key: k.AccessKey, Login: loginOf(r), Match: func(d *hub.Delivery) bool { return f.match(d.Msg) }}
+	sub := &hub.Sub{Topic: f.topic(), Key: k.AccessKey, Login: loginOf(r), Match: func(d *hub.Delivery) bool { return f.match(d.Msg) }}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()
 	ctx := r.Context()
 	if recognized {
-		_, err := st.replayWith(ctx, f.subject, after, start, func(m *store.Msg, frames [][]byte) bool {
+		_, err := st.replayWith(ctx, f.subject(), after, start, func(m *store.Msg, frames [][]byte) bool {
 			if f.match(m) {
 				st.addRecord(m, frames)
 			}

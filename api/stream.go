@@ -41,11 +41,13 @@ type stream struct {
 	tr    Transport        // how its bytes reach the client
 	srv   *servedTransport // tr when it is served (the writers' state), else nil
 	state atomic.Int32     // a streamState
-	buf   []byte
-	last  herald.ID // last event written: nothing at or below it is written again
 	// reason is why the stream ends when it ends itself (its client left,
-	// a write failed); EndUnsubscribed when it just finished.
+	// a write failed); EndUnsubscribed when it just finished. (Next to
+	// state: two 4-byte fields side by side keep the struct in a smaller
+	// size class.)
 	reason hub.EndReason
+	buf    []byte
+	last   herald.ID   // last event written: nothing at or below it is written again
 	keep   clock.Timer // handler path: fires when a keepalive is due
 	// lastFlush is when the stream last wrote (unix ns on the API's
 	// clock); a served stream's keepalives count from it.
@@ -269,7 +271,7 @@ func (s *stream) liveLoop(ctx context.Context, handle func(*hub.Delivery) (stop 
 	}
 	sub := s.sub
 	start := sub.Start()
-	ready := sub.Ready()
+	ready, done := sub.Ready(), sub.Done()
 	var took []*hub.Delivery
 	for {
 		select {
@@ -297,7 +299,7 @@ func (s *stream) liveLoop(ctx context.Context, handle func(*hub.Delivery) (stop 
 			if err := s.flushOwed(ctx); err != nil {
 				return
 			}
-		case <-sub.Done():
+		case <-done:
 			s.a.log.Debug("stream ended by the hub", "reason", sub.Reason().String())
 			return
 		case <-ctx.Done():

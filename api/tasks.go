@@ -240,6 +240,14 @@ func recordEnds(m *store.Msg) bool {
 	return false
 }
 
+// taskCloseData is the data of a task feed's server_close event. It is
+// made when the stream closes: a live stream keeps the task's id, not
+// these bytes, while it waits.
+func taskCloseData(id string) []byte {
+	b, _ := json.Marshal(map[string]string{"task_id": id})
+	return b
+}
+
 // taskFeed: GET /events/background-task?taskId=UUID (SPEC §4).
 func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 	k := caller(r)
@@ -263,7 +271,6 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, recognized := a.resumePoint(r)
-	closeData, _ := json.Marshal(map[string]string{"task_id": id})
 	ctx := r.Context()
 
 	if e.Task.Finished() {
@@ -287,12 +294,12 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 				st.buf = a.frame(st.buf, m.Seq, last, ev.Name, ev.Data)
 			}
 		}
-		st.addSynthetic("server_close", closeData)
+		st.addSynthetic("server_close", taskCloseData(id))
 		_ = st.flush()
 		return
 	}
 
-	sub := &hub.Sub{Topics: []string{"task/" + id}, Key: k.AccessKey, Login: loginOf(r)}
+	sub := &hub.Sub{Topic: "task/" + id, Key: k.AccessKey, Login: loginOf(r)}
 	start := a.hub.Subscribe(sub)
 	st := a.openStream(w, r, sub)
 	defer st.close()
@@ -305,7 +312,7 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ended {
-		st.addSynthetic("server_close", closeData)
+		st.addSynthetic("server_close", taskCloseData(id))
 		_ = st.flush()
 		return
 	}
@@ -314,7 +321,7 @@ func (a *API) taskFeed(w http.ResponseWriter, r *http.Request) {
 		if !recordEnds(d.Msg) {
 			return false
 		}
-		st.addSynthetic("server_close", closeData)
+		st.addSynthetic("server_close", taskCloseData(id))
 		return true
 	})
 }

@@ -53,7 +53,7 @@ const (
 	// leaves the stream alone.
 	stateServed
 	// stateBlocked: the client did not take a write at once; a goroutine
-	// of the stream's own finishes it and owns the pending bytes.
+	// of the stream's own finishes it and owns the bytes left.
 	stateBlocked
 	// stateBlockedLast: as stateBlocked, and the stream ends once the
 	// write is finished (its feed said stop).

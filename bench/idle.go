@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -50,6 +52,14 @@ func Idle(ctx context.Context, o Options, c IdleConfig) (*Result, error) {
 		return nil, fmt.Errorf("open-files limit %d is below %d connections + 100 (%v): lower --conns or raise the hard limit", lim, c.Conns, err)
 	}
 	return repeat(ctx, &o, func(ctx context.Context) (*Result, error) { return idleOnce(ctx, &o, c) })
+}
+
+// memProfiled reports whether args (--server-arg) give herald serve a
+// --memprofile, which writes a heap profile on SIGUSR1.
+func memProfiled(args []string) bool {
+	return slices.ContainsFunc(args, func(a string) bool {
+		return a == "--memprofile" || strings.HasPrefix(a, "--memprofile=")
+	})
 }
 
 // heraldMem are herald's /metrics samples idle reports per connection.
@@ -104,6 +114,10 @@ func idleOnce(ctx context.Context, o *Options, c IdleConfig) (*Result, error) {
 	mem1, err := settledMemory(ctx, use, c.Settle)
 	if err != nil {
 		return nil, err
+	}
+	if isHerald && ht.srv != nil && memProfiled(o.ServerArgs) {
+		// herald serve --memprofile: a heap profile with the connections open.
+		_ = ht.srv.cmd.Process.Signal(syscall.SIGUSR1)
 	}
 	n := float64(c.Conns)
 	r.add("connections", n, "")

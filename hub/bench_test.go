@@ -117,7 +117,7 @@ func newFanoutMode(total, topics int, served bool) *fanout {
 	}
 	for i := range total {
 		t := i % topics
-		d := &drainer{sub: &hub.Sub{Topics: []string{f.topics[t]}, Key: fmt.Sprintf("key%d", i%100)}}
+		d := &drainer{sub: &hub.Sub{Topic: f.topics[t], Key: fmt.Sprintf("key%d", i%100)}}
 		f.h.Subscribe(d.sub)
 		f.subs[t] = append(f.subs[t], d)
 		if served {

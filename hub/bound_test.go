@@ -36,7 +36,7 @@ func TestByteBound(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := New(Config{MaxPendingBytes: bound})
-			s := &Sub{Topics: []string{"t"}}
+			s := &Sub{Topic: "t"}
 			h.Subscribe(s)
 			s.SetPending(tt.pending)
 			for seq := 1; seq <= tt.n; seq++ {
@@ -66,7 +66,7 @@ func TestDispatchNeverWaitsForWriters(t *testing.T) {
 	release := make(chan struct{})
 	// Occupy every writer with a turn that waits for release.
 	for range h.pool.max {
-		b := &Sub{Topics: []string{"busy"}}
+		b := &Sub{Topic: "busy"}
 		h.Subscribe(b)
 		h.Serve(b, func() { <-release })
 	}

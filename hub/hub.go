@@ -54,7 +54,7 @@ type Hub struct {
 	cur    atomic.Uint64 // sequence being (or last) dispatched
 
 	keysMu sync.Mutex
-	byKey  map[string]map[*Sub]struct{} // access key → its subscribers
+	byKey  map[string]*subList // access key → its subscribers (Sub.kpos)
 
 	maxBytes int64
 	maxQueue int
@@ -66,8 +66,52 @@ type Hub struct {
 
 type shard struct {
 	mu   sync.RWMutex
-	subs map[string]map[*Sub]struct{}
+	subs map[string]*topicSubs
 }
+
+// topicSubs are the subscribers of one topic (Sub.tpos). Its subscribers'
+// Topic is name: a fan-out of thousands of streams holds one copy of it.
+type topicSubs struct {
+	name string
+	subList
+}
+
+// subList is a set of subscribers in a slice, each knowing its index (a
+// field of Sub that pos names): adding and removing take O(1), the last
+// one filling the gap. It costs a subscriber 8 bytes (and the slice's
+// spare capacity) where a map costs some 30: an idle stream is mostly
+// such bookkeeping.
+type subList struct {
+	subs []*Sub
+}
+
+func (l *subList) add(s *Sub, pos func(*Sub) *int32) {
+	*pos(s) = int32(len(l.subs))
+	l.subs = append(l.subs, s)
+}
+
+// remove takes s out; it reports false when s is not in l.
+func (l *subList) remove(s *Sub, pos func(*Sub) *int32) bool {
+	i, last := int(*pos(s)), len(l.subs)-1
+	if i < 0 || i > last || l.subs[i] != s {
+		return false
+	}
+	if i != last {
+		moved := l.subs[last]
+		l.subs[i] = moved
+		*pos(moved) = int32(i)
+	}
+	l.subs[last] = nil
+	l.subs = l.subs[:last]
+	*pos(s) = -1
+	if c := cap(l.subs); c > 64 && len(l.subs) < c/4 {
+		l.subs = append(make([]*Sub, 0, 2*len(l.subs)), l.subs...) // give a burst's slice back
+	}
+	return true
+}
+
+func topicPos(s *Sub) *int32 { return &s.tpos }
+func keyPos(s *Sub) *int32   { return &s.kpos }
 
 // Stats are the hub's counters (read with atomic loads).
 type Stats struct {
@@ -93,11 +137,11 @@ func New(cfg Config) *Hub {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Hub{seed: maphash.MakeSeed(), byKey: map[string]map[*Sub]struct{}{},
+	h := &Hub{seed: maphash.MakeSeed(), byKey: map[string]*subList{},
 		maxBytes: cfg.MaxPendingBytes, maxQueue: cfg.MaxQueue, log: cfg.Log}
 	h.pool.init(h)
 	for i := range h.shards {
-		h.shards[i].subs = map[string]map[*Sub]struct{}{}
+		h.shards[i].subs = map[string]*topicSubs{}
 	}
 	return h
 }
@@ -112,30 +156,30 @@ func (h *Hub) shard(topic string) *shard {
 	return &h.shards[maphash.String(h.seed, topic)%shardCount]
 }
 
-// Subscribe registers s under its topics and returns the sequence it starts
+// Subscribe registers s under its topic and returns the sequence it starts
 // after: records with a higher sequence reach s.C; those at or below must
 // come from history (s drops live deliveries at or below it itself).
+// s.Topic is replaced by the equal string the hub holds for that topic,
+// so the caller's copy is not kept for the life of s.
 func (h *Hub) Subscribe(s *Sub) uint64 {
-	s.done = make(chan struct{})
-	for _, t := range s.Topics {
-		sh := h.shard(t)
-		sh.mu.Lock()
-		m := sh.subs[t]
-		if m == nil {
-			m = map[*Sub]struct{}{}
-			sh.subs[t] = m
-		}
-		m[s] = struct{}{}
-		sh.mu.Unlock()
+	sh := h.shard(s.Topic)
+	sh.mu.Lock()
+	ts := sh.subs[s.Topic]
+	if ts == nil {
+		ts = &topicSubs{name: s.Topic}
+		sh.subs[s.Topic] = ts
 	}
+	ts.add(s, topicPos)
+	s.Topic = ts.name
+	sh.mu.Unlock()
 	if s.Key != "" {
 		h.keysMu.Lock()
-		m := h.byKey[s.Key]
-		if m == nil {
-			m = map[*Sub]struct{}{}
-			h.byKey[s.Key] = m
+		l := h.byKey[s.Key]
+		if l == nil {
+			l = &subList{}
+			h.byKey[s.Key] = l
 		}
-		m[s] = struct{}{}
+		l.add(s, keyPos)
 		h.keysMu.Unlock()
 	}
 	h.stats.Subscribers.Add(1)
@@ -153,28 +197,24 @@ func (h *Hub) UnsubscribeFor(s *Sub, r EndReason) {
 	if !s.removed.CompareAndSwap(false, true) {
 		return
 	}
-	for _, t := range s.Topics {
-		sh := h.shard(t)
-		sh.mu.Lock()
-		if m := sh.subs[t]; m != nil {
-			delete(m, s)
-			if len(m) == 0 {
-				delete(sh.subs, t)
-			}
-		}
-		sh.mu.Unlock()
+	sh := h.shard(s.Topic)
+	sh.mu.Lock()
+	ts := sh.subs[s.Topic]
+	was := ts != nil && ts.remove(s, topicPos) // false: never subscribed
+	if was && len(ts.subs) == 0 {
+		delete(sh.subs, s.Topic)
 	}
+	sh.mu.Unlock()
 	if s.Key != "" {
 		h.keysMu.Lock()
-		if m := h.byKey[s.Key]; m != nil {
-			delete(m, s)
-			if len(m) == 0 {
-				delete(h.byKey, s.Key)
-			}
+		if l := h.byKey[s.Key]; l != nil && l.remove(s, keyPos) && len(l.subs) == 0 {
+			delete(h.byKey, s.Key)
 		}
 		h.keysMu.Unlock()
 	}
-	h.stats.Subscribers.Add(-1)
+	if was {
+		h.stats.Subscribers.Add(-1)
+	}
 	s.serve.Store(nil) // its stream is over: no more turns
 	h.end(s, r)
 }
@@ -211,26 +251,38 @@ func (h *Hub) Dispatch(d *Delivery, topics ...string) {
 	for _, t := range topics {
 		sh := h.shard(t)
 		sh.mu.RLock()
-		for s := range sh.subs[t] {
-			// A fan-out to thousands runs for milliseconds: let the
-			// goroutines it shares the processors with (a write's
-			// acknowledgement, the writers) in now and then.
-			if n++; n%dispatchYield == 0 {
-				runtime.Gosched()
-			}
-			if s.Match != nil && !h.match(s, d) {
-				continue
-			}
-			if s.push(d, h.maxBytes, h.maxQueue) {
-				h.stats.Delivered.Add(1)
-				if s.serve.Load() != nil {
-					h.wake(s)
-				}
-				continue
-			}
-			h.end(s, EndSlow)
+		if ts := sh.subs[t]; ts != nil && len(ts.subs) > 0 {
+			// Start at a different subscriber each time, so none is always
+			// the last woken.
+			k := int(d.Seq % uint64(len(ts.subs)))
+			h.deliver(d, ts.subs[k:], &n)
+			h.deliver(d, ts.subs[:k], &n)
 		}
 		sh.mu.RUnlock()
+	}
+}
+
+// deliver queues d to each of subs whose Match accepts it (Dispatch); n
+// counts the subscribers visited by the dispatch.
+func (h *Hub) deliver(d *Delivery, subs []*Sub, n *int) {
+	for _, s := range subs {
+		// A fan-out to thousands runs for milliseconds: let the
+		// goroutines it shares the processors with (a write's
+		// acknowledgement, the writers) in now and then.
+		if *n++; *n%dispatchYield == 0 {
+			runtime.Gosched()
+		}
+		if s.Match != nil && !h.match(s, d) {
+			continue
+		}
+		if s.push(d, h.maxBytes, h.maxQueue) {
+			h.stats.Delivered.Add(1)
+			if s.serve.Load() != nil {
+				h.wake(s)
+			}
+			continue
+		}
+		h.end(s, EndSlow)
 	}
 }
 
@@ -260,9 +312,9 @@ func (h *Hub) EndKey(key string) { h.EndKeyFor(key, EndRevoked) }
 // EndKeyFor ends every stream of an access key for r.
 func (h *Hub) EndKeyFor(key string, r EndReason) {
 	h.keysMu.Lock()
-	subs := make([]*Sub, 0, len(h.byKey[key]))
-	for s := range h.byKey[key] {
-		subs = append(subs, s)
+	var subs []*Sub
+	if l := h.byKey[key]; l != nil {
+		subs = append(subs, l.subs...)
 	}
 	h.keysMu.Unlock()
 	for _, s := range subs {
@@ -274,9 +326,11 @@ func (h *Hub) EndKeyFor(key string, r EndReason) {
 func (h *Hub) EndLogin(key, login string) {
 	h.keysMu.Lock()
 	var subs []*Sub
-	for s := range h.byKey[key] {
-		if s.Login == login {
-			subs = append(subs, s)
+	if l := h.byKey[key]; l != nil {
+		for _, s := range l.subs {
+			if s.Login == login {
+				subs = append(subs, s)
+			}
 		}
 	}
 	h.keysMu.Unlock()
@@ -292,20 +346,14 @@ func (h *Hub) EndAll() {
 	}
 }
 
-// Subs returns every subscriber registered now, each once.
+// Subs returns every subscriber registered now.
 func (h *Hub) Subs() []*Sub {
-	seen := map[*Sub]struct{}{}
 	var subs []*Sub
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
-		for _, m := range sh.subs {
-			for s := range m {
-				if _, ok := seen[s]; !ok {
-					seen[s] = struct{}{}
-					subs = append(subs, s)
-				}
-			}
+		for _, ts := range sh.subs {
+			subs = append(subs, ts.subs...)
 		}
 		sh.mu.RUnlock()
 	}

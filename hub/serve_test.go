@@ -55,7 +55,7 @@ func (x *served) count() int {
 func serveSubs(h *Hub, n int, topic string) []*served {
 	xs := make([]*served, n)
 	for i := range xs {
-		xs[i] = &served{s: &Sub{Topics: []string{topic}, Key: "k"}}
+		xs[i] = &served{s: &Sub{Topic: topic, Key: "k"}}
 		xs[i].take.Store(true)
 		h.Subscribe(xs[i].s)
 		h.Serve(xs[i].s, xs[i].serve)
@@ -165,7 +165,7 @@ func TestServeTurnOnEndAndKick(t *testing.T) {
 // holds no queue.
 func TestIdleSubscriberHasNoQueue(t *testing.T) {
 	h := New(Config{MaxQueue: 256})
-	s := &Sub{Topics: []string{"a"}}
+	s := &Sub{Topic: "a"}
 	h.Subscribe(s)
 	if s.qu != nil {
 		t.Fatal("queue made at Subscribe")
@@ -186,7 +186,7 @@ func TestServePanicEndsOnlyItsStream(t *testing.T) {
 	var logged bytes.Buffer
 	var logMu sync.Mutex
 	h := New(Config{Log: slog.New(slog.NewTextHandler(&lockedWriter{&logMu, &logged}, nil))})
-	bad := &Sub{Topics: []string{"t"}}
+	bad := &Sub{Topic: "t"}
 	h.Subscribe(bad)
 	h.Serve(bad, func() {
 		if _, ok := bad.Next(); ok {
@@ -227,8 +227,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func TestMatchPanicEndsOnlyItsStream(t *testing.T) {
 	h := New(Config{})
 	defer h.Close()
-	bad := &Sub{Topics: []string{"t"}, Match: func(*Delivery) bool { panic("bad match") }}
-	good := &Sub{Topics: []string{"t"}, Match: func(*Delivery) bool { return true }}
+	bad := &Sub{Topic: "t", Match: func(*Delivery) bool { panic("bad match") }}
+	good := &Sub{Topic: "t", Match: func(*Delivery) bool { return true }}
 	h.Subscribe(bad)
 	h.Subscribe(good)
 	h.Dispatch(delivery(1), "t")

@@ -79,18 +79,20 @@ func (d *Delivery) cost() int64 {
 
 // Sub is one subscriber: an SSE stream's handler.
 type Sub struct {
-	Topics []string
-	Key    string // access key of the caller, for revocation
-	Login  string // hash of the browser login it came with, for logout
-	// Match, if set, is evaluated by the dispatcher for each delivery of a
-	// subscribed topic; it must be fast and must not block.
+	Topic string // the entity, owner, domain or "*" it follows
+	Key   string // access key of the caller, for revocation
+	Login string // hash of the browser login it came with, for logout
+	// Match, if set, is evaluated by the dispatcher for each delivery of
+	// its topic; it must be fast and must not block.
 	Match func(*Delivery) bool
+
+	tpos, kpos int32 // its index among its topic's and its key's subscribers (subList)
 
 	mu sync.Mutex // guards qu
 	qu *queue     // made on the first delivery (or Ready): an idle stream holds none
 
-	pending atomic.Int64 // bytes taken from the queue but not yet written (SetPending)
-	done    chan struct{}
+	pending atomic.Int64  // bytes taken from the queue but not yet written (SetPending)
+	done    chan struct{} // made by Done (under mu): a served stream never needs one
 	reason  atomic.Int32
 	removed atomic.Bool
 	start   uint64
@@ -219,8 +221,27 @@ func (s *Sub) Ready() <-chan struct{} {
 // count against its byte bound with what is queued.
 func (s *Sub) SetPending(n int) { s.pending.Store(int64(n)) }
 
-// Done is closed when the hub ended the subscription.
-func (s *Sub) Done() <-chan struct{} { return s.done }
+// Done is closed when the hub ended the subscription. It is made on first
+// use: a subscriber drained by the hub's writers (Serve) checks Reason
+// instead, and an idle stream thus holds no channel.
+func (s *Sub) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		if s.Reason() != EndNone {
+			return closedDone
+		}
+		s.done = make(chan struct{})
+	}
+	return s.done
+}
+
+// closedDone is Done's answer once the subscription ended without one.
+var closedDone = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // Reason says why the subscription ended (EndNone while it runs).
 func (s *Sub) Reason() EndReason { return EndReason(s.reason.Load()) }
@@ -232,6 +253,12 @@ func (s *Sub) end(r EndReason) bool {
 	if !s.reason.CompareAndSwap(int32(EndNone), int32(r)) {
 		return false
 	}
-	close(s.done)
+	// Done checks the reason under mu: it either made the channel before
+	// the reason was set (closed here) or returns closedDone.
+	s.mu.Lock()
+	if s.done != nil {
+		close(s.done)
+	}
+	s.mu.Unlock()
 	return true
 }

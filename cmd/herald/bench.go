@@ -182,13 +182,20 @@ its processes) after a settle, herald's heap and stacks per connection
 from /metrics, and the intervals between keepalive comments. At the end
 one event is published: every connection must receive it exactly once.
 
+Where the memory goes: --server-arg=--memprofile=FILE has the server
+record its allocations and write a heap profile to FILE right after the
+memory reading, with the connections open (go tool pprof
+-sample_index=inuse_space -lines -top FILE). It slows the server: read
+no figures from such a run.
+
 One process here cannot raise its open-files hard limit above 20,000, so
 the default is 19,000 connections (the server and the bench each hold one
 end).`,
 		Example: `  herald bench idle                         # 19000 connections, keepalive 5s
   herald bench idle --conns 5000 --keepalive 2s
   herald bench idle --peer nchan
-  herald bench idle --server-env GOGC=50`,
+  herald bench idle --server-env GOGC=50
+  herald bench idle --conns 10000 --server-arg=--memprofile=/tmp/idle.heap`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return b.run(cmd, func(ctx context.Context, o bench.Options) (*bench.Result, error) { return bench.Idle(ctx, o, c) })

@@ -219,10 +219,10 @@ func vmRSS(b *testing.B, pid int) int64 {
 var metricsClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // metric reads one unlabelled sample from the server's /metrics.
-func metric(b *testing.B, url, name string) float64 { return metrics(b, url, name)[name] }
+func metric(b testing.TB, url, name string) float64 { return metrics(b, url, name)[name] }
 
 // metrics reads unlabelled samples from the server's /metrics.
-func metrics(b *testing.B, url string, names ...string) map[string]float64 {
+func metrics(b testing.TB, url string, names ...string) map[string]float64 {
 	b.Helper()
 	resp, err := metricsClient.Get(url + "/metrics")
 	if err != nil {

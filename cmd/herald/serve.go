@@ -33,7 +33,7 @@ type serveOpts struct {
 	corsOrigins                                          []string
 	strictLookup                                         bool
 	queueSize                                            int
-	cpuprofile                                           string
+	cpuprofile, memprofile                               string
 	replayCacheMB                                        int
 	handlerWrites                                        bool
 	idempotencyCacheMB                                   int
@@ -96,6 +96,8 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.IntVar(&o.idempotencyCacheMB, "idempotency-cache-mb", views.DefaultIdempotencyBytes>>20, "MiB of recent Idempotency-Keys remembered (for an hour); past it the oldest are forgotten (0: no bound)")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the server to this file until it stops (for herald bench --server-arg)")
 	_ = f.MarkHidden("cpuprofile")
+	f.StringVar(&o.memprofile, "memprofile", "", "record every allocation and write a heap profile to this file on SIGUSR1 (else when the server begins to stop); for herald bench idle --server-arg; slows the server")
+	_ = f.MarkHidden("memprofile")
 	f.DurationVar(&o.shutdownSpread, "shutdown-spread", 2*time.Second, "on shutdown, end the open streams at random moments over this window, so clients do not all reconnect at once (0 ends them at once)")
 	f.BoolVar(&o.handlerWrites, "handler-writes", false, "write every stream from its own goroutine, as TLS and HTTP/2 streams are (for comparison)")
 	_ = f.MarkHidden("handler-writes")
@@ -196,6 +198,8 @@ func runServe(ctx context.Context, o serveOpts) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
+	heapProf := startHeapProfiler(o.memprofile, log)
+	defer heapProf.close()
 
 	if len(scfg.URLs) == 0 {
 		// One process per data directory: a second herald on it stops
@@ -301,6 +305,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 
 	select {
 	case <-ctx.Done():
+		heapProf.atStop() // with the streams still open
 		return shutdown(a, srv, log, o.shutdownSpread)
 	case err := <-serveDone:
 		return err

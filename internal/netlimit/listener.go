@@ -59,7 +59,7 @@ type Listener struct {
 	warned  [3]atomic.Int64  // unix ns of the last warning, by index in Reasons
 
 	mu     sync.Mutex
-	unauth map[netip.Addr]int // unauthenticated open connections by source
+	unauth map[[16]byte]int // unauthenticated open connections by source (see Conn.src)
 }
 
 // New wraps ln.
@@ -67,7 +67,7 @@ func New(ln net.Listener, cfg Config) *Listener {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Listener{Listener: ln, cfg: cfg, unauth: map[netip.Addr]int{}}
+	return &Listener{Listener: ln, cfg: cfg, unauth: map[[16]byte]int{}}
 }
 
 // Open is the number of open connections.
@@ -109,8 +109,9 @@ func (l *Listener) admit(c net.Conn) *Conn {
 		l.refuse(c, 0)
 		return nil
 	}
-	lc := &Conn{Conn: c, l: l, src: sourceOf(c)}
-	if l.cfg.MaxPerIP > 0 && lc.src.IsValid() {
+	lc := &Conn{Conn: c, l: l}
+	if src := sourceOf(c); l.cfg.MaxPerIP > 0 && src.IsValid() {
+		lc.src = src.As16()
 		l.mu.Lock()
 		over := l.unauth[lc.src] >= l.cfg.MaxPerIP
 		if !over {
@@ -122,7 +123,7 @@ func (l *Listener) admit(c net.Conn) *Conn {
 			l.refuse(c, 1)
 			return nil
 		}
-		lc.counted.Store(true)
+		lc.state.Store(connCounted)
 	}
 	return lc
 }
@@ -156,7 +157,7 @@ func (l *Listener) warn(reason int, msg string, err error) {
 }
 
 // uncount takes an unauthenticated connection of src off its count.
-func (l *Listener) uncount(src netip.Addr) {
+func (l *Listener) uncount(src [16]byte) {
 	l.mu.Lock()
 	if n := l.unauth[src] - 1; n > 0 {
 		l.unauth[src] = n
@@ -178,21 +179,36 @@ func sourceOf(c net.Conn) netip.Addr {
 }
 
 // Conn is a connection of a Listener: closing it gives its place back.
+// A served SSE stream keeps its Conn for its whole life, so it is kept
+// small (48 bytes): the source as 16 bytes rather than a netip.Addr (24;
+// an IPv6 zone does not count), both flags in one word.
 type Conn struct {
 	net.Conn
-	l       *Listener
-	src     netip.Addr
-	counted atomic.Bool // on its source's unauthenticated count
-	closed  atomic.Bool
+	l     *Listener
+	src   [16]byte      // source address (IPv4 mapped into IPv6), when counted
+	state atomic.Uint32 // connCounted, connClosed
 }
+
+// Conn.state bits.
+const (
+	connCounted uint32 = 1 << iota // on its source's unauthenticated count
+	connClosed
+)
 
 // Close closes the connection and gives its place back (once).
 func (c *Conn) Close() error {
-	if c.closed.CompareAndSwap(false, true) {
-		if c.counted.CompareAndSwap(true, false) {
-			c.l.uncount(c.src)
+	for {
+		st := c.state.Load()
+		if st&connClosed != 0 {
+			break
 		}
-		c.l.open.Add(-1)
+		if c.state.CompareAndSwap(st, connClosed) { // and off the count
+			if st&connCounted != 0 {
+				c.l.uncount(c.src)
+			}
+			c.l.open.Add(-1)
+			break
+		}
 	}
 	return c.Conn.Close()
 }
@@ -219,8 +235,15 @@ var errNoRawConn = errors.New("netlimit: the connection beneath has no such oper
 // authenticated takes the connection off its source's unauthenticated
 // count.
 func (c *Conn) authenticated() {
-	if c.counted.Load() && c.counted.CompareAndSwap(true, false) {
-		c.l.uncount(c.src)
+	for {
+		st := c.state.Load()
+		if st&connCounted == 0 {
+			return
+		}
+		if c.state.CompareAndSwap(st, st&^connCounted) {
+			c.l.uncount(c.src)
+			return
+		}
 	}
 }
 

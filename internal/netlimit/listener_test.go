@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // serveConns accepts on l until it closes, handing each connection to
@@ -217,5 +218,47 @@ func TestConnKeepsRawConn(t *testing.T) {
 	}
 	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
 		t.Fatalf("CloseWrite: %v", err)
+	}
+}
+
+// TestConnGivesBackOnce: a connection's place and its source's count come
+// back once, whatever the order of Authenticated and (repeated) Close; a
+// Conn stays 48 bytes (every served SSE stream keeps one).
+func TestConnGivesBackOnce(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n > 48 {
+		t.Errorf("Conn is %d bytes, want at most 48 (a size class of 48)", n)
+	}
+	l, conns := listen(t, Config{MaxPerIP: 5})
+	var server []net.Conn
+	for range 4 {
+		dialFrom(t, l, 4)
+		server = append(server, <-conns)
+	}
+	count := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		n := 0
+		for _, v := range l.unauth {
+			n += v
+		}
+		return n
+	}
+	if count() != 4 || l.Open() != 4 {
+		t.Fatalf("4 connections: %d counted unauthenticated, %d open", count(), l.Open())
+	}
+	server[0].Close()
+	server[0].Close()
+	Authenticated(ConnContext(context.Background(), server[1]))
+	server[1].Close()
+	server[1].Close()
+	Authenticated(ConnContext(context.Background(), server[2]))
+	Authenticated(ConnContext(context.Background(), server[2]))
+	if count() != 1 || l.Open() != 2 {
+		t.Fatalf("after closes and authentications: %d counted unauthenticated, %d open; want 1 and 2", count(), l.Open())
+	}
+	server[2].Close()
+	server[3].Close()
+	if count() != 0 || l.Open() != 0 || len(l.unauth) != 0 {
+		t.Fatalf("all closed: %d counted unauthenticated (%d sources), %d open", count(), len(l.unauth), l.Open())
 	}
 }
