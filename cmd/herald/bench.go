@@ -326,10 +326,14 @@ checked: none may be lost or duplicated.`,
 // standard output. Hidden: the isolation scenario runs it.
 func newBenchIsolationWriterCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:    "isolation-writer",
-		Short:  "tenant B's writer process of herald bench isolation (run by it, not by hand)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
+		Use:   "isolation-writer",
+		Short: "tenant B's writer process of herald bench isolation (run by it, not by hand)",
+		Long: `Tenant B's writer process of herald bench isolation: it reads its task (the
+server, B's keys, the rate and duration) as one JSON line on standard input,
+writes, and answers with what it measured as one JSON line on standard output.`,
+		Example: `  herald bench isolation          # starts herald bench isolation-writer for tenant B`,
+		Hidden:  true,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
