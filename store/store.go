@@ -43,8 +43,9 @@ type Config struct {
 	// SyncInterval (default 1s).
 	SyncAlways   bool
 	SyncInterval time.Duration
-	// Replicas of the stream in cluster mode (default 3, lowered to the
-	// cluster's size when it is smaller).
+	// Replicas of the stream in cluster mode. 0 means 3, lowered to what
+	// the cluster places when it is smaller; an explicit count that the
+	// cluster cannot place is an error (createStream).
 	Replicas int
 	// MaxBytes caps the stream's size, the last guard behind retention:
 	// past it JetStream refuses appends (ErrFull) and keeps every record
@@ -191,13 +192,7 @@ func (s *Store) ensureStream(ctx context.Context) error {
 				cfg.Replicas = 3
 			}
 		}
-		for {
-			st, err = s.js.CreateStream(ctx, cfg)
-			if err == nil || cfg.Replicas <= 1 || !isInsufficientResources(err) {
-				break
-			}
-			cfg.Replicas-- // a cluster smaller than asked: replicate to what there is
-		}
+		st, err = s.createStream(ctx, cfg)
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			st, err = s.js.Stream(ctx, StreamName) // another herald created it first
 		}
@@ -215,6 +210,53 @@ func (s *Store) ensureStream(ctx context.Context) error {
 		return fmt.Errorf("store: stream %s has no %s metadata; it was not created by herald", StreamName, epochKey)
 	}
 	return nil
+}
+
+// placementWait is how long creating the stream retries while the
+// cluster cannot place its replicas: servers still meeting one another at
+// start answer "insufficient resources" for a moment.
+var placementWait = 15 * time.Second
+
+// createStream creates the stream at cfg.Replicas. A cluster that cannot
+// place that many replicas is asked again for placementWait (it may still
+// be forming). After that, replicas asked for explicitly (Config.Replicas)
+// are an error; the default of 3 steps down to what the cluster places,
+// with a warning. A server without clustering takes 1 at once.
+func (s *Store) createStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	asked := cfg.Replicas
+	deadline := time.Now().Add(placementWait)
+	for {
+		st, err := s.js.CreateStream(ctx, cfg)
+		if err == nil || cfg.Replicas <= 1 || !isInsufficientResources(err) {
+			if err == nil && cfg.Replicas < asked {
+				s.log.Warn("the cluster places fewer replicas of the stream than asked; stepped down",
+					"asked", asked, "replicas", cfg.Replicas)
+			}
+			return st, err
+		}
+		notClustered := isNotClustered(err)
+		switch {
+		case !notClustered && time.Now().Before(deadline):
+			select {
+			case <-time.After(250 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, err
+			}
+			continue
+		case s.cfg.Replicas > 1:
+			return nil, fmt.Errorf("the NATS server(s) cannot place %d replicas of the stream (fewer servers with JetStream, or not clustered): lower --replicas: %w", cfg.Replicas, err)
+		case notClustered:
+			cfg.Replicas = 1
+		default:
+			cfg.Replicas-- // a cluster smaller than the default: replicate to what there is
+		}
+	}
+}
+
+// isNotClustered reports a server that runs JetStream without clustering.
+func isNotClustered(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10074
 }
 
 func isInsufficientResources(err error) bool {

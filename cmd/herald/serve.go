@@ -71,7 +71,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.DurationVar(&o.retention, "retention", 24*time.Hour, "keep the history of finished entities this long")
 	f.StringVar(&o.fsync, "fsync", "1s", "fsync policy of the embedded store: a Go duration (sync every interval) or \"always\"")
 	f.StringVar(&o.natsURLs, "nats", "", "comma-separated URLs of an external NATS JetStream cluster (instead of the embedded store)")
-	f.IntVar(&o.replicas, "replicas", 0, "copies of the stream kept by an external cluster (--nats): 0 means 3, stepped down to the cluster's size; the embedded store keeps 1")
+	f.IntVar(&o.replicas, "replicas", 0, "copies of the stream kept by an external cluster (--nats): 0 means 3, stepped down to what the cluster places (after 15 s of retries while it forms); an explicit N must be placed; the embedded store keeps 1")
 	f.StringVar(&o.natsListen, "nats-listen", "", "expose the embedded NATS server on host:port so other herald processes can share it with --nats")
 	f.StringVar(&o.maxStoreBytes, "max-store-bytes", "0", "cap on the store's size (bytes, or with a unit: 500MB, 8GiB); past it writes get 503 \"store full\" until retention frees space (0: no cap of herald's own; the embedded store then stops at 75% of the disk space free at start plus what it holds)")
 	f.StringVar(&o.natsCreds, "nats-credentials", "", "file holding user:password for the NATS server at --nats (another herald's <data>/"+store.CredentialsFile+"); user:pass@ in the URL works too")

@@ -226,9 +226,10 @@ type clusterOpts struct {
 }
 
 // startCluster starts 3 nats-server processes clustered with JetStream on
-// loopback, waits until the cluster can create a replicated stream, then
+// loopback, waits until the cluster has a JetStream meta leader, then
 // starts the herald nodes one after the other (the first creates the
-// stream at R3) and waits for their /readyz.
+// stream at R3, waiting, if need be, for the servers to finish meeting one
+// another) and waits for their /readyz.
 func startCluster(t *testing.T, o clusterOpts) *cluster {
 	t.Helper()
 	natsBin, heraldBin := needPrograms(t)
