@@ -74,7 +74,7 @@ func fanoutOnce(ctx context.Context, o *Options, c FanoutConfig) (*Result, error
 		r.Params["duration"] = c.Duration.String()
 	}
 
-	pool := newSubPool(tgt, o.Sources, 16<<10)
+	pool := newSubPool(tgt, o, 16<<10)
 	defer pool.close()
 	if err := pool.open(ctx, c.Subscribers, 64, o.Progress); err != nil {
 		return nil, err

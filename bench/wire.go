@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -197,10 +198,14 @@ type dialer struct {
 }
 
 func (d dialer) dial(addr string, i int) (net.Conn, error) {
+	return d.dialContext(context.Background(), addr, i)
+}
+
+func (d dialer) dialContext(ctx context.Context, addr string, i int) (net.Conn, error) {
 	n := max(d.sources, 1)
 	nd := net.Dialer{Timeout: 10 * time.Second,
 		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%n))}}
-	return nd.Dial("tcp", addr)
+	return nd.DialContext(ctx, "tcp", addr)
 }
 
 // openSSE dials addr, sends req and reads the response headers: a 200 is
