@@ -59,17 +59,36 @@ func ClientLabel(c string) string {
 // subscriber dials), asks for no compression (the raw readers do not
 // either; neither server compresses event streams) and bounds the wait
 // for response headers. Each subscriber holds one connection.
-func newHTTPClient(d dialer) *http.Client {
+func newHTTPClient(d dialer, reads *[histShards]paddedCounter) *http.Client {
 	var next atomic.Uint64
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return d.dialContext(ctx, addr, int(next.Add(1)-1))
+			i := int(next.Add(1) - 1)
+			c, err := d.dialContext(ctx, addr, i)
+			if err != nil {
+				return nil, err
+			}
+			return countingConn{c, &reads[i%histShards].n}, nil
 		},
 		DisableCompression:    true,
 		ResponseHeaderTimeout: 30 * time.Second,
 		MaxIdleConnsPerHost:   -1,
 	}
 	return &http.Client{Transport: tr}
+}
+
+// countingConn counts the reads that returned data.
+type countingConn struct {
+	net.Conn
+	reads *atomic.Uint64
+}
+
+func (c countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.reads.Add(1)
+	}
+	return n, err
 }
 
 // startGoSSE connects the subscriber with go-sse: a Connection with its

@@ -110,6 +110,8 @@ var compareRows = []struct {
 	{"server CPU/delivery", true},
 	{"server CPU", true},
 	{"load-generator CPU/delivery", true},
+	{"deliveries/server write", false},
+	{"deliveries/client read", false},
 	{"latency p50", true},
 	{"latency p99", true},
 	{"latency p99.9", true},

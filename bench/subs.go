@@ -38,11 +38,32 @@ type subPool struct {
 	// startID is the Last-Event-ID subscribers first connect with.
 	startID string
 
+	// reads counts the subscribers' reads that returned data (sharded).
+	reads [histShards]paddedCounter
+
 	// go-sse: the HTTP client of every subscriber, and the context that
 	// ends their connections.
 	hc     *http.Client
 	ctx    context.Context
 	cancel context.CancelFunc
+}
+
+type paddedCounter struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+// countRead counts one read that returned data, by subscriber or
+// connection i.
+func (p *subPool) countRead(i int) { p.reads[i%histShards].n.Add(1) }
+
+// readCount is the reads that returned data so far.
+func (p *subPool) readCount() uint64 {
+	var n uint64
+	for i := range p.reads {
+		n += p.reads[i].n.Load()
+	}
+	return n
 }
 
 // sub is one subscriber. Its tally, lastID and decode counts are written
@@ -78,7 +99,7 @@ func newSubPool(tgt target, o *Options, bufSize int) *subPool {
 		decode: client != ClientFast, maxReconnects: 20}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if client == ClientGoSSE {
-		p.hc = newHTTPClient(p.d)
+		p.hc = newHTTPClient(p.d, &p.reads)
 	}
 	return p
 }
@@ -237,6 +258,7 @@ func (s *sub) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.reads = &s.p.reads[s.i%histShards].n
 	s.conn.Store(c)
 	s.lastKA = c.opened
 	s.p.wg.Add(1)
@@ -264,6 +286,7 @@ func (s *sub) loop() {
 			s.reconnects.Add(1)
 			c, derr := openSSE(s.p.d, s.p.tgt.addr(), s.i, s.p.tgt.feedRequest(string(s.lastID)), s.p.bufSize, s.scanner())
 			if derr == nil {
+				c.reads = &s.p.reads[s.i%histShards].n
 				s.conn.Store(c)
 				if s.p.closing.Load() {
 					c.c.Close()

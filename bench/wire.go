@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -167,7 +168,8 @@ type sseConn struct {
 	sc      sseScanner
 	raw     []byte
 	payload []byte
-	opened  time.Time // when the 200 headers were read
+	opened  time.Time      // when the 200 headers were read
+	reads   *atomic.Uint64 // counts the reads that returned data (nil: none)
 }
 
 // sseRequest builds the GET request of an SSE subscription.
@@ -293,6 +295,9 @@ func (s *sseConn) run() error {
 	for {
 		n, err := s.c.Read(s.raw)
 		if n > 0 {
+			if s.reads != nil {
+				s.reads.Add(1)
+			}
 			if berr := s.body(s.raw[:n]); berr != nil {
 				return berr
 			}
