@@ -163,8 +163,10 @@ func newBenchFanoutCmd(b *benchOpts) *cobra.Command {
 as superadmin; nchan: one channel). One or more sequential publishers send
 session lifecycle reports (POST /v1/sessions/events) whose "reason" is the
 send time in ns. Reports deliveries/s, publish→receive latency
-p50/p99/p99.9, server CPU per delivery and RSS, and events lost or
-duplicated per subscriber (by event id), which must be 0.`,
+p50/p99/p99.9, server CPU per delivery and RSS, how many events the
+server packs into one write call and the clients get per read, and events
+lost or duplicated per subscriber (by event id) or undecodable (data not
+JSON, with a decoding --client), which must be 0.`,
 		Example: `  herald bench fanout                                      # 1000 subscribers, max rate, 5s
   herald bench fanout --subscribers 10000 --duration 5s
   herald bench fanout --subscribers 1000 --rate 20 --duration 10s   # latency at 20 events/s
