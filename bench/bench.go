@@ -3,11 +3,16 @@
 // --target) or a peer (nginx + nchan) under load and report throughput,
 // latency, CPU and memory, checking that no event is lost or duplicated.
 //
-// The generator is built not to be the bottleneck: subscribers are raw
-// TCP connections with a minimal SSE scanner (no net/http per
-// subscriber), spread over loopback source addresses 127.0.0.2… so the
-// ephemeral ports of one address are not the limit; producers write
-// HTTP/1.1 requests by hand on keep-alive connections. Server CPU and
+// Subscribers read as a real client does: each event's data is decoded as
+// JSON (an EventSource hands the page the data, which the page parses).
+// Options.Client picks the implementation: "decode" (default: raw TCP
+// connections with the bench's own SSE scanner, no net/http per
+// subscriber), "go-sse" (an independent one, github.com/tmaxmax/go-sse on
+// net/http, to cross-check the first) or "fast" (the scanner alone,
+// decoding nothing: not a real client). Connections are spread over
+// loopback source addresses 127.0.0.2… so the ephemeral ports of one
+// address are not the limit; producers write HTTP/1.1 requests by hand on
+// keep-alive connections. Server CPU and
 // memory are those of the server process alone (/proc/PID), or of
 // herald's /metrics for --target.
 package bench
@@ -46,6 +51,9 @@ type Options struct {
 	// NchanWorkers is its worker_processes (default 2, one per core).
 	NchanScript  string
 	NchanWorkers int
+	// Client is the subscribers' implementation: ClientDecode (default),
+	// ClientGoSSE or ClientFast.
+	Client string
 	// Sources is how many loopback source addresses connections use
 	// (127.0.0.2 …); default 8.
 	Sources int
@@ -68,6 +76,9 @@ func (o *Options) defaults() {
 	if o.Sources <= 0 {
 		o.Sources = 8
 	}
+	if o.Client == "" {
+		o.Client = ClientDecode
+	}
 	if o.Runs <= 0 {
 		o.Runs = 1
 	}
@@ -83,6 +94,9 @@ func (o *Options) defaults() {
 func (o *Options) open(ctx context.Context, keepalive time.Duration) (target, error) {
 	var t target
 	var err error
+	if err := checkClient(o.Client); err != nil {
+		return nil, err
+	}
 	switch o.Peer {
 	case "herald":
 		t, err = openHerald(ctx, o, keepalive)
@@ -138,6 +152,9 @@ type Result struct {
 	// Lost and Duplicated are events lost or duplicated, over all runs.
 	Lost       uint64 `json:"lost"`
 	Duplicated uint64 `json:"duplicated"`
+	// Undecodable are events whose data the subscribers could not decode
+	// as JSON (a page's JSON.parse would throw), over all runs.
+	Undecodable uint64 `json:"undecodable,omitempty"`
 }
 
 // add appends a metric.
@@ -161,15 +178,24 @@ func (r *Result) Get(name string) (float64, bool) {
 	return 0, false
 }
 
-// OK reports whether no event was lost or duplicated.
-func (r *Result) OK() bool { return r.Lost == 0 && r.Duplicated == 0 }
+// OK reports whether no event was lost, duplicated or undecodable.
+func (r *Result) OK() bool { return r.Lost == 0 && r.Duplicated == 0 && r.Undecodable == 0 }
 
-// Err is an error when events were lost or duplicated.
+// Err is an error when events were lost, duplicated or undecodable.
 func (r *Result) Err() error {
 	if r.OK() {
 		return nil
 	}
-	return fmt.Errorf("%s on %s: %d events lost, %d duplicated", r.Scenario, r.Peer, r.Lost, r.Duplicated)
+	return fmt.Errorf("%s on %s: %s", r.Scenario, r.Peer, r.failure())
+}
+
+// failure says what went wrong: "N events lost, M duplicated[, K undecodable]".
+func (r *Result) failure() string {
+	s := fmt.Sprintf("%d events lost, %d duplicated", r.Lost, r.Duplicated)
+	if r.Undecodable > 0 {
+		s += fmt.Sprintf(", %d undecodable", r.Undecodable)
+	}
+	return s
 }
 
 // combine merges the results of several runs of one scenario: medians,
@@ -199,6 +225,7 @@ func combine(runs []*Result) *Result {
 	for _, r := range runs {
 		out.Lost += r.Lost
 		out.Duplicated += r.Duplicated
+		out.Undecodable += r.Undecodable
 		out.Notes = append(out.Notes, r.Notes...)
 	}
 	return out
@@ -274,7 +301,7 @@ func WriteTable(w io.Writer, results ...*Result) error {
 			fmt.Fprintf(w, "  note: %s\n", n)
 		}
 		if !r.OK() {
-			fmt.Fprintf(w, "  FAILED: %d events lost, %d duplicated\n", r.Lost, r.Duplicated)
+			fmt.Fprintf(w, "  FAILED: %s\n", r.failure())
 		}
 	}
 	return nil

@@ -110,6 +110,8 @@ var compareRows = []struct {
 	{"server CPU/delivery", true},
 	{"server CPU", true},
 	{"load-generator CPU/delivery", true},
+	{"deliveries/server write", false},
+	{"deliveries/client read", false},
 	{"latency p50", true},
 	{"latency p99", true},
 	{"latency p99.9", true},
@@ -123,6 +125,7 @@ var compareRows = []struct {
 	{"conns without keepalive", true},
 	{"lost", true},
 	{"duplicated", true},
+	{"undecodable", true},
 	{"reconnects", true},
 }
 
@@ -193,6 +196,15 @@ func WriteComparison(w io.Writer, cs []Comparison, peers []string) error {
 			fmt.Fprintln(w, line)
 		}
 	}
+	clients := map[string]bool{}
+	for _, c := range cs {
+		for _, p := range peers {
+			if r := c.Results[p]; r != nil && r.Params["client"] != "" && !clients[r.Params["client"]] {
+				clients[r.Params["client"]] = true
+				fmt.Fprintf(w, "\nsubscribers' client: %s\n", r.Params["client"])
+			}
+		}
+	}
 	for _, c := range cs {
 		for _, p := range peers {
 			if r := c.Results[p]; r != nil {
@@ -200,7 +212,7 @@ func WriteComparison(w io.Writer, cs []Comparison, peers []string) error {
 					fmt.Fprintf(w, "\nnote (%s on %s): %s\n", c.Case, p, strings.TrimSpace(n))
 				}
 				if !r.OK() {
-					fmt.Fprintf(w, "\nFAILED (%s on %s): %d lost, %d duplicated\n", c.Case, p, r.Lost, r.Duplicated)
+					fmt.Fprintf(w, "\nFAILED (%s on %s): %s\n", c.Case, p, r.failure())
 				}
 			}
 		}

@@ -74,7 +74,7 @@ func fanoutOnce(ctx context.Context, o *Options, c FanoutConfig) (*Result, error
 		r.Params["duration"] = c.Duration.String()
 	}
 
-	pool := newSubPool(tgt, o.Sources, 16<<10)
+	pool := newSubPool(tgt, o, 16<<10)
 	defer pool.close()
 	if err := pool.open(ctx, c.Subscribers, 64, o.Progress); err != nil {
 		return nil, err
@@ -103,6 +103,7 @@ func fanoutOnce(ctx context.Context, o *Options, c FanoutConfig) (*Result, error
 
 	u0, uerr := tgt.usage().sample()
 	self0, _ := procCPU(os.Getpid())
+	reads0 := pool.readCount()
 	t0 := time.Now()
 	published, err := publishAll(ctx, pubs, c, t0, o.Progress)
 	pubEnd := time.Now()
@@ -119,6 +120,7 @@ func fanoutOnce(ctx context.Context, o *Options, c FanoutConfig) (*Result, error
 	tEnd := pool.lastReceive()
 	u1, uerr1 := tgt.usage().sample()
 	self1, _ := procCPU(os.Getpid())
+	reads := pool.readCount() - reads0
 	recvd := pool.received() - uint64(c.Subscribers) // minus the warm-up
 	lat := pool.lat.Load()
 	pool.close()
@@ -145,11 +147,20 @@ func fanoutOnce(ctx context.Context, o *Options, c FanoutConfig) (*Result, error
 		r.add("server CPU/delivery", us(cpu)/float64(recvd), "µs")
 		r.add("server CPU", cpu.Seconds()/u1.at.Sub(u0.at).Seconds(), "cores")
 		r.add("server RSS", float64(u1.mem)/(1<<20), "MiB")
+		if w := u1.syscw - u0.syscw; u0.syscw > 0 && w > 0 {
+			// How many events the server packs into one write call
+			// (every write call of the server counts: the store's and
+			// the publishers' answers too, a few per event).
+			r.add("deliveries/server write", float64(recvd)/float64(w), "")
+		}
 	} else if uerr != nil {
 		r.Notes = append(r.Notes, uerr.Error())
 	}
 	if recvd > 0 {
 		r.add("load-generator CPU/delivery", us(self1-self0)/float64(recvd), "µs")
+		if reads > 0 {
+			r.add("deliveries/client read", float64(recvd)/float64(reads), "")
+		}
 	}
 	r.addCounts(acc)
 	return r, nil

@@ -82,7 +82,7 @@ func idleOnce(ctx context.Context, o *Options, c IdleConfig) (*Result, error) {
 	if isHerald {
 		before, _ = scrape(ht.base, heraldMem...)
 	}
-	warm := newSubPool(tgt, o.Sources, 2048)
+	warm := newSubPool(tgt, o, 2048)
 	if err := warm.open(ctx, 50, 16, nopProgress{}); err != nil {
 		warm.close()
 		return nil, err
@@ -102,7 +102,7 @@ func idleOnce(ctx context.Context, o *Options, c IdleConfig) (*Result, error) {
 		m0, _ = scrape(ht.base, heraldMem...)
 	}
 
-	pool := newSubPool(tgt, o.Sources, 2048)
+	pool := newSubPool(tgt, o, 2048)
 	pool.ka, pool.kaPeriod = newHist(), c.Keepalive
 	defer pool.close()
 	start := time.Now()
@@ -176,8 +176,12 @@ func idleOnce(ctx context.Context, o *Options, c IdleConfig) (*Result, error) {
 		r.add("keepalive late p99", ms(q[1]), "ms")
 		r.add("keepalive late max", ms(pool.ka.max()), "ms")
 	}
-	r.addCount("keepalives early", float64(pool.kaEarly.Load()))
-	r.addCount("conns without keepalive", float64(silent))
+	if pool.seesComments() {
+		r.addCount("keepalives early", float64(pool.kaEarly.Load()))
+		r.addCount("conns without keepalive", float64(silent))
+	} else {
+		r.Notes = append(r.Notes, "keepalives not timed: the "+pool.client+" client does not report comments")
+	}
 	r.addCounts(acc)
 	return r, nil
 }

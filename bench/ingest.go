@@ -62,7 +62,7 @@ func ingestOnce(ctx context.Context, o *Options, c IngestConfig) (*Result, error
 		r.Params["server"] += a + " "
 	}
 
-	verify := newSubPool(tgt, o.Sources, 64<<10)
+	verify := newSubPool(tgt, o, 64<<10)
 	defer verify.close()
 	if err := verify.open(ctx, 1, 1, nopProgress{}); err != nil {
 		return nil, err

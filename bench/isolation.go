@@ -169,12 +169,12 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 		r.Params["server"] += arg + " "
 	}
 
-	poolA := newSubPool(feedA, o.Sources, 16<<10)
+	poolA := newSubPool(feedA, o, 16<<10)
 	defer poolA.close()
 	if err := poolA.open(ctx, c.Subscribers, 64, o.Progress); err != nil {
 		return nil, err
 	}
-	verifyB := newSubPool(b, o.Sources, 64<<10)
+	verifyB := newSubPool(b, o, 64<<10)
 	defer verifyB.close()
 	if err := verifyB.open(ctx, 1, 1, nopProgress{}); err != nil {
 		return nil, err

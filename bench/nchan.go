@@ -133,6 +133,8 @@ func (t *nchanTarget) feedRequest(lastID string) []byte {
 	return sseRequest(t.host, "/sub?id="+t.channel, "", lastID)
 }
 
+func (t *nchanTarget) feedHTTP() (string, string) { return "/sub?id=" + t.channel, "" }
+
 func (t *nchanTarget) key(_, data []byte) (uint64, bool) { return jsonUint(data, "seq") }
 
 func (t *nchanTarget) close() {

@@ -46,6 +46,9 @@ type procSample struct {
 	at  time.Time
 	cpu time.Duration // user + system CPU since the process started
 	mem int64         // resident memory, bytes
+	// syscw counts the write system calls since the process started
+	// (write, writev, …: /proc/PID/io); 0 when unknown.
+	syscw uint64
 }
 
 // usage reads the server's CPU time and memory. Known is false when
@@ -78,6 +81,7 @@ func (p pidUsage) sample() (procSample, error) {
 			return s, err
 		}
 		s.cpu += cpu
+		s.syscw += procSyscw(pid)
 		var mem int64
 		if len(pids) == 1 {
 			mem, err = procStatus(pid, "VmRSS:")
@@ -114,6 +118,23 @@ func procCPU(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
 	}
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
+}
+
+// procSyscw is the write system calls of pid (/proc/PID/io "syscw"),
+// 0 when unreadable. Write calls on sockets through write and writev
+// count; send, sendto and sendmsg do not.
+func procSyscw(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // procStatus reads a "kB" field of /proc/PID/status in bytes.

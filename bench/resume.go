@@ -74,7 +74,7 @@ func resumeOnce(ctx context.Context, o *Options, c ResumeConfig) (*Result, error
 	}
 	want := load.acked
 
-	pool := newSubPool(tgt, o.Sources, 64<<10)
+	pool := newSubPool(tgt, o, 64<<10)
 	pool.goal = want.n
 	pool.startID = tgt.eventID(marker)
 	defer pool.close()

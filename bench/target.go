@@ -26,6 +26,9 @@ type target interface {
 	// feedRequest is the GET of the feed fanout and idle subscribe to;
 	// lastID resumes after that event.
 	feedRequest(lastID string) []byte
+	// feedHTTP is the same feed for an HTTP client: the request path
+	// and the bearer token ("" for none).
+	feedHTTP() (path, token string)
 	// key returns the accounting key of a received event: herald's store
 	// sequence (from the id), the publisher's counter for a peer.
 	key(id, data []byte) (uint64, bool)
@@ -171,6 +174,8 @@ func (t *heraldTarget) feedPath() string {
 func (t *heraldTarget) feedRequest(lastID string) []byte {
 	return sseRequest(t.host, t.feedPath(), t.super, lastID)
 }
+
+func (t *heraldTarget) feedHTTP() (string, string) { return t.feedPath(), t.super }
 
 func (t *heraldTarget) key(id, _ []byte) (uint64, bool) { return heraldSeq(id) }
 

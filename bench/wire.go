@@ -2,10 +2,12 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -166,7 +168,8 @@ type sseConn struct {
 	sc      sseScanner
 	raw     []byte
 	payload []byte
-	opened  time.Time // when the 200 headers were read
+	opened  time.Time      // when the 200 headers were read
+	reads   *atomic.Uint64 // counts the reads that returned data (nil: none)
 }
 
 // sseRequest builds the GET request of an SSE subscription.
@@ -197,10 +200,14 @@ type dialer struct {
 }
 
 func (d dialer) dial(addr string, i int) (net.Conn, error) {
+	return d.dialContext(context.Background(), addr, i)
+}
+
+func (d dialer) dialContext(ctx context.Context, addr string, i int) (net.Conn, error) {
 	n := max(d.sources, 1)
 	nd := net.Dialer{Timeout: 10 * time.Second,
 		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%n))}}
-	return nd.Dial("tcp", addr)
+	return nd.DialContext(ctx, "tcp", addr)
 }
 
 // openSSE dials addr, sends req and reads the response headers: a 200 is
@@ -288,6 +295,9 @@ func (s *sseConn) run() error {
 	for {
 		n, err := s.c.Read(s.raw)
 		if n > 0 {
+			if s.reads != nil {
+				s.reads.Add(1)
+			}
 			if berr := s.body(s.raw[:n]); berr != nil {
 				return berr
 			}

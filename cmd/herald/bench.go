@@ -73,9 +73,22 @@ loads a running server and reads its CPU and memory from /metrics (or
 with scripts/nchan/run.sh (run from the repository root, or give
 --nchan-script); events go through nchan's publisher endpoint.
 
-Subscribers are raw TCP connections from 127.0.0.2, 127.0.0.3, … (--sources)
-with a minimal SSE scanner; the open-files limit is raised to the hard limit.
-Progress goes to stderr; the results table (or --json) to stdout.`,
+Subscribers read as a real client does: each event's data is decoded as
+JSON, as a page does with what its EventSource hands it, and checked by
+event id (herald) or the publisher's counter (nchan). --client picks the
+implementation, and the results' params name it:
+  decode   (default) raw TCP connections and the bench's own SSE scanner,
+           no net/http per subscriber; each event's data decoded as JSON
+  go-sse   an independent client to cross-check decode: the
+           github.com/tmaxmax/go-sse library's connections (net/http), SSE
+           parser and reconnection with Last-Event-ID, one reader per
+           subscriber, each event's data decoded as JSON; it does not see
+           keepalive comments (idle then reports no keepalive timing)
+  fast     fast reader: scans frames, decodes nothing — not a real client
+           (the bench's figures before issue 11)
+Connections come from 127.0.0.2, 127.0.0.3, … (--sources); the open-files
+limit is raised to the hard limit. Progress goes to stderr; the results
+table (or --json) to stdout.`,
 		Example: `  herald bench fanout --subscribers 1000 --duration 5s
   herald bench fanout --subscribers 1000 --rate 20 --duration 10s --peer nchan
   herald bench idle --conns 19000
@@ -83,6 +96,7 @@ Progress goes to stderr; the results table (or --json) to stdout.`,
   herald bench resume --backlog 100000
   herald bench isolation --subscribers 10000 --duration 10s
   herald bench compare --runs 5 > results.md
+  herald bench fanout --subscribers 10000 --client go-sse     # cross-check with go-sse
   herald bench fanout --target http://127.0.0.1:8080 --token $HERALD_TOKEN --json`,
 		Args: cobra.NoArgs,
 	}
@@ -92,6 +106,7 @@ Progress goes to stderr; the results table (or --json) to stdout.`,
 	f.StringVar(&b.o.Peer, "peer", "herald", "server to load: herald or nchan (fanout and idle)")
 	f.IntVar(&b.o.ServerPID, "server-pid", 0, "with --target: the server's pid, to read its CPU and memory from /proc (nginx: the master)")
 	f.IntVar(&b.o.Runs, "runs", 1, "repeat the scenario on a fresh server and report medians")
+	f.StringVar(&b.o.Client, "client", bench.ClientDecode, "subscribers' implementation: decode (own reader, JSON-decodes each event), go-sse (tmaxmax/go-sse, JSON-decodes each event) or fast (decodes nothing — not a real client)")
 	f.IntVar(&b.o.Sources, "sources", 8, "loopback source addresses for connections (127.0.0.2 …)")
 	f.StringVar(&b.o.NchanScript, "nchan-script", "scripts/nchan/run.sh", "script that runs nginx + nchan in the foreground")
 	f.IntVar(&b.o.NchanWorkers, "nchan-workers", 2, "nginx worker_processes for --peer nchan")
@@ -148,8 +163,10 @@ func newBenchFanoutCmd(b *benchOpts) *cobra.Command {
 as superadmin; nchan: one channel). One or more sequential publishers send
 session lifecycle reports (POST /v1/sessions/events) whose "reason" is the
 send time in ns. Reports deliveries/s, publish→receive latency
-p50/p99/p99.9, server CPU per delivery and RSS, and events lost or
-duplicated per subscriber (by event id), which must be 0.`,
+p50/p99/p99.9, server CPU per delivery and RSS, how many events the
+server packs into one write call and the clients get per read, and events
+lost or duplicated per subscriber (by event id) or undecodable (data not
+JSON, with a decoding --client), which must be 0.`,
 		Example: `  herald bench fanout                                      # 1000 subscribers, max rate, 5s
   herald bench fanout --subscribers 10000 --duration 5s
   herald bench fanout --subscribers 1000 --rate 20 --duration 10s   # latency at 20 events/s
