@@ -46,18 +46,26 @@ func requireClean(t *testing.T, r *Result, err error, metrics ...string) {
 // TestFanoutSmoke runs fanout with each client: every subscriber gets
 // every event once, and the decoding clients decode every one.
 func TestFanoutSmoke(t *testing.T) {
+	eachClient(t, func(t *testing.T, ctx context.Context, o Options) {
+		r, err := Fanout(ctx, o, FanoutConfig{Subscribers: 5, Events: 300, Publishers: 2, Drain: 10 * time.Second})
+		requireClean(t, r, err, "deliveries/s", "latency p50", "server CPU/delivery")
+		if v, _ := r.Get("deliveries"); v != 1500 {
+			t.Fatalf("deliveries %v, want 1500", v)
+		}
+		requireClient(t, r, o.Client)
+	})
+}
+
+// eachClient runs fn as a subtest per client, with tinyOptions for that
+// client and a minute to run.
+func eachClient(t *testing.T, fn func(t *testing.T, ctx context.Context, o Options)) {
 	for _, client := range Clients {
 		t.Run(client, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			o := tinyOptions(t)
 			o.Client = client
-			r, err := Fanout(ctx, o, FanoutConfig{Subscribers: 5, Events: 300, Publishers: 2, Drain: 10 * time.Second})
-			requireClean(t, r, err, "deliveries/s", "latency p50", "server CPU/delivery")
-			if v, _ := r.Get("deliveries"); v != 1500 {
-				t.Fatalf("deliveries %v, want 1500", v)
-			}
-			requireClient(t, r, client)
+			fn(t, ctx, o)
 		})
 	}
 }
@@ -76,28 +84,22 @@ func requireClient(t *testing.T, r *Result, client string) {
 }
 
 func TestFanoutRateSmoke(t *testing.T) {
-	for _, client := range Clients {
-		t.Run(client, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			start := time.Now()
-			o := tinyOptions(t)
-			o.Client = client
-			r, err := Fanout(ctx, o, FanoutConfig{Subscribers: 3, Rate: 50, Duration: 300 * time.Millisecond, Drain: 10 * time.Second})
-			requireClean(t, r, err, "deliveries/s", "latency p99")
-			events, _ := r.Get("events")
-			if events < 10 || events > 16 {
-				t.Fatalf("%v events at 50/s for 300ms", events)
-			}
-			if v, _ := r.Get("deliveries"); v != 3*events {
-				t.Fatalf("deliveries %v, want %v", v, 3*events)
-			}
-			requireClient(t, r, client)
-			if time.Since(start) > 30*time.Second {
-				t.Fatal("too slow")
-			}
-		})
-	}
+	eachClient(t, func(t *testing.T, ctx context.Context, o Options) {
+		start := time.Now()
+		r, err := Fanout(ctx, o, FanoutConfig{Subscribers: 3, Rate: 50, Duration: 300 * time.Millisecond, Drain: 10 * time.Second})
+		requireClean(t, r, err, "deliveries/s", "latency p99")
+		events, _ := r.Get("events")
+		if events < 10 || events > 16 {
+			t.Fatalf("%v events at 50/s for 300ms", events)
+		}
+		if v, _ := r.Get("deliveries"); v != 3*events {
+			t.Fatalf("deliveries %v, want %v", v, 3*events)
+		}
+		requireClient(t, r, o.Client)
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("too slow")
+		}
+	})
 }
 
 func TestIdleSmoke(t *testing.T) {
@@ -128,7 +130,7 @@ func TestIdleSmoke(t *testing.T) {
 			if v, ok := r.Get("lost"); !ok || v != 0 {
 				t.Fatalf("lost %v %v", v, ok)
 			}
-			requireClient(t, r, client)
+			requireClient(t, r, o.Client)
 		})
 	}
 }
@@ -198,28 +200,22 @@ func TestAccountingCanFail(t *testing.T) {
 // repeats nothing.
 func TestReconnectResumes(t *testing.T) {
 	const cuts = 2
-	for _, client := range Clients {
-		t.Run(client, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			o := tinyOptions(t)
-			o.Client = client
-			o.wrap = func(tg target) target {
-				// 8 KiB: after the response head and the warm-up event,
-				// during the measured events (~90 KB per subscriber).
-				p := startCutProxy(t, tg.addr(), cuts, 8<<10)
-				return viaProxy{target: tg, proxy: p.ln.Addr().String()}
-			}
-			r, err := Fanout(ctx, o, FanoutConfig{Subscribers: 4, Events: 300, Drain: 10 * time.Second})
-			requireClean(t, r, err, "deliveries/s")
-			if v, _ := r.Get("reconnects"); v != cuts {
-				t.Fatalf("reconnects %v, want %d", v, cuts)
-			}
-			if v, _ := r.Get("deliveries"); v != 4*300 {
-				t.Fatalf("deliveries %v, want 1200", v)
-			}
-		})
-	}
+	eachClient(t, func(t *testing.T, ctx context.Context, o Options) {
+		o.wrap = func(tg target) target {
+			// 8 KiB: after the response head and the warm-up event,
+			// during the measured events (~90 KB per subscriber).
+			p := startCutProxy(t, tg.addr(), cuts, 8<<10)
+			return viaProxy{target: tg, proxy: p.ln.Addr().String()}
+		}
+		r, err := Fanout(ctx, o, FanoutConfig{Subscribers: 4, Events: 300, Drain: 10 * time.Second})
+		requireClean(t, r, err, "deliveries/s")
+		if v, _ := r.Get("reconnects"); v != cuts {
+			t.Fatalf("reconnects %v, want %d", v, cuts)
+		}
+		if v, _ := r.Get("deliveries"); v != 4*300 {
+			t.Fatalf("deliveries %v, want 1200", v)
+		}
+	})
 }
 
 // corruptor is a loopback proxy in front of a server: on the way to the
@@ -285,53 +281,47 @@ func startCorruptor(t *testing.T, upstream string) *corruptor {
 // pass unnoticed through the fast reader (which decodes nothing). The
 // accounting by id still finds every event delivered once.
 func TestDecodeIsReal(t *testing.T) {
-	for _, client := range Clients {
-		t.Run(client, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			o := tinyOptions(t)
-			o.Client = client
-			var proxy *corruptor
-			o.wrap = func(tg target) target {
-				proxy = startCorruptor(t, tg.addr())
-				return viaProxy{target: tg, proxy: proxy.ln.Addr().String()}
+	eachClient(t, func(t *testing.T, ctx context.Context, o Options) {
+		var proxy *corruptor
+		o.wrap = func(tg target) target {
+			proxy = startCorruptor(t, tg.addr())
+			return viaProxy{target: tg, proxy: proxy.ln.Addr().String()}
+		}
+		r, err := Fanout(ctx, o, FanoutConfig{Subscribers: 3, Events: 50, Drain: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spoilt := proxy.spoilt.Load()
+		t.Logf("%s: %d events spoilt on the wire; lost %d, duplicated %d, undecodable %d; notes %q",
+			o.Client, spoilt, r.Lost, r.Duplicated, r.Undecodable, r.Notes)
+		if spoilt < 3*51/2 {
+			t.Fatalf("the proxy spoilt only %d of %d events", spoilt, 3*51)
+		}
+		if r.Lost != 0 || r.Duplicated != 0 {
+			t.Fatalf("lost %d, duplicated %d: the accounting by id should not depend on the data", r.Lost, r.Duplicated)
+		}
+		if v, _ := r.Get("deliveries"); v != 3*50 {
+			t.Fatalf("deliveries %v, want 150", v)
+		}
+		if o.Client == ClientFast {
+			if r.Undecodable != 0 || !r.OK() {
+				t.Fatalf("the fast reader decodes nothing, yet reports %d undecodable", r.Undecodable)
 			}
-			r, err := Fanout(ctx, o, FanoutConfig{Subscribers: 3, Events: 50, Drain: 10 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			spoilt := proxy.spoilt.Load()
-			t.Logf("%s: %d events spoilt on the wire; lost %d, duplicated %d, undecodable %d; notes %q",
-				client, spoilt, r.Lost, r.Duplicated, r.Undecodable, r.Notes)
-			if spoilt < 3*51/2 {
-				t.Fatalf("the proxy spoilt only %d of %d events", spoilt, 3*51)
-			}
-			if r.Lost != 0 || r.Duplicated != 0 {
-				t.Fatalf("lost %d, duplicated %d: the accounting by id should not depend on the data", r.Lost, r.Duplicated)
-			}
-			if v, _ := r.Get("deliveries"); v != 3*50 {
-				t.Fatalf("deliveries %v, want 150", v)
-			}
-			if client == ClientFast {
-				if r.Undecodable != 0 || !r.OK() {
-					t.Fatalf("the fast reader decodes nothing, yet reports %d undecodable", r.Undecodable)
-				}
-				return
-			}
-			if int64(r.Undecodable) != spoilt {
-				t.Fatalf("undecodable %d, want %d (the events spoilt)", r.Undecodable, spoilt)
-			}
-			if v, _ := r.Get("undecodable"); int64(v) != spoilt {
-				t.Fatalf("undecodable row %v, want %d", v, spoilt)
-			}
-			if r.OK() || r.Err() == nil || !strings.Contains(r.Err().Error(), "undecodable") {
-				t.Fatalf("undecodable events did not fail the run: %v", r.Err())
-			}
-			if !slicesContains(r.Notes, "is not JSON") {
-				t.Fatalf("no note names the decoding error: %q", r.Notes)
-			}
-		})
-	}
+			return
+		}
+		if int64(r.Undecodable) != spoilt {
+			t.Fatalf("undecodable %d, want %d (the events spoilt)", r.Undecodable, spoilt)
+		}
+		if v, _ := r.Get("undecodable"); int64(v) != spoilt {
+			t.Fatalf("undecodable row %v, want %d", v, spoilt)
+		}
+		if r.OK() || r.Err() == nil || !strings.Contains(r.Err().Error(), "undecodable") {
+			t.Fatalf("undecodable events did not fail the run: %v", r.Err())
+		}
+		if !slicesContains(r.Notes, "is not JSON") {
+			t.Fatalf("no note names the decoding error: %q", r.Notes)
+		}
+	})
 }
 
 func slicesContains(notes []string, sub string) bool {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -130,7 +129,6 @@ func writeLoadProcess(ctx context.Context, command []string, b *heraldTarget, c 
 	cmd.Stdin = strings.NewReader(string(spec) + "\n")
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = os.Environ()
 	total := int64(c.Duration / time.Second)
 	bar := prog.Phase("writing (B's process)", total)
 	defer bar.Done()
