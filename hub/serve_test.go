@@ -200,6 +200,10 @@ func TestServePanicEndsOnlyItsStream(t *testing.T) {
 	for _, x := range others {
 		waitUntil(t, 5*time.Second, "the others served", func() bool { return x.count() == 10 })
 	}
+	// Its turn may come after the others' (the writers take turns first
+	// come first served, and Dispatch starts at a different subscriber
+	// each time).
+	waitUntil(t, 5*time.Second, "the panicking subscriber ended", func() bool { return bad.Reason() != EndNone })
 	if bad.Reason() != EndPanic || h.Stats().EndedBy(EndPanic) != 1 {
 		t.Fatalf("panicking subscriber: reason %v, %d ended by panic", bad.Reason(), h.Stats().EndedBy(EndPanic))
 	}
