@@ -45,11 +45,14 @@ func docsBlock(t *testing.T, file, heading string) string {
 const clusterPorts = 33
 
 // freePortBase returns a port p such that p … p+clusterPorts-1 were all
-// free a moment ago.
+// free a moment ago. The range lies below the kernel's ephemeral ports
+// (32768 and up by default), which other tests' outgoing connections take
+// at any moment: a route port in there was once taken between this check
+// and nats-server's bind.
 func freePortBase(t *testing.T) int {
 	t.Helper()
 	for range 50 {
-		base := 20000 + rand.IntN(300)*100
+		base := 10000 + rand.IntN(220)*100 // 10000 … 31900 (+ clusterPorts)
 		free := true
 		for p := base; p < base+clusterPorts && free; p++ {
 			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
