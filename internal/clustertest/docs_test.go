@@ -114,7 +114,16 @@ func TestDocsClusterBlock(t *testing.T) {
 		t.Fatalf("the block did not finish in 3 minutes:\n%s", out)
 	}
 	if err != nil {
-		t.Fatalf("the block failed: %v\n%s", err, out)
+		// The whole output first; the failure's message last and short, so
+		// that a log cut to its end still says what went wrong.
+		t.Logf("the block's output:\n%s", out)
+		var said []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "up.sh:") {
+				said = append(said, l)
+			}
+		}
+		t.Fatalf("the block failed: %v; up.sh said:\n%s", err, strings.Join(said, "\n"))
 	}
 	s := string(out)
 	t.Logf("the block's output:\n%s", s)

@@ -41,7 +41,9 @@ if [[ "$want_nginx" != 0 ]] && ! command -v nginx >/dev/null; then
     exit 1
 fi
 
-# On failure, show the logs and stop whatever was started.
+# On failure, show the logs and stop whatever was started; stdout gets
+# "false" so that eval "$(up.sh)" fails too instead of going on without
+# the exports.
 started=0
 cleanup() {
     if [[ $started == 0 ]]; then
@@ -49,6 +51,8 @@ cleanup() {
             [[ -e "$f" ]] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
         done
         CLUSTER_DIR="$run" "$here/down.sh" >&2 || true
+        say "failed: ${failure:-see the output above}"
+        echo false
     fi
 }
 trap cleanup EXIT
@@ -56,14 +60,23 @@ trap cleanup EXIT
 say "building nats-server and herald into $bin"
 "$here/build.sh" "$bin"
 
-# wait_for URL SECONDS: poll until URL answers 2xx.
+# wait_for URL SECONDS [NAME]: poll until URL answers 2xx; with NAME, stop
+# at once when the process in pids/NAME.pid has exited.
+failure=""
 wait_for() {
-    local i
+    local i pid=""
+    [[ -n "${3:-}" ]] && pid="$(cat "$run/pids/$3.pid")"
     for ((i = 0; i < $2 * 10; i++)); do
         curl -sf -o /dev/null --max-time 1 "$1" && return 0
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            failure="$3 exited before $1 answered: $(tail -n 3 "$run/logs/$3.log" | tr '\n' ' ')"
+            say "$failure"
+            return 1
+        fi
         sleep 0.1
     done
-    say "$1 did not answer within $2 s"
+    failure="$1 did not answer within $2 s"
+    say "$failure"
     return 1
 }
 
@@ -80,7 +93,7 @@ for i in 0 1 2; do
     echo $! >"$run/pids/$name.pid"
 done
 for i in 0 1 2; do
-    wait_for "http://127.0.0.1:$((port + 30 + i))/healthz" 60
+    wait_for "http://127.0.0.1:$((port + 30 + i))/healthz" 60 "nats-$((i + 1))"
 done
 # A restart from existing data: wait until herald's stream has a leader
 # again (a herald node that asks before that waits for its start timeout).
@@ -105,7 +118,7 @@ for node in a b; do
         --data "$run/data/herald-$node" --bootstrap-token "$token" \
         >"$run/logs/herald-$node.log" 2>&1 &
     echo $! >"$run/pids/herald-$node.pid"
-    wait_for "http://127.0.0.1:$p/readyz" 60
+    wait_for "http://127.0.0.1:$p/readyz" 60 "herald-$node"
     say "herald node $node up: http://127.0.0.1:$p"
 done
 
