@@ -85,13 +85,48 @@ func TestDocsClusterBlock(t *testing.T) {
 		}
 	}
 	block := docsBlock(t, "docs/cluster.md", "## Try it locally")
-	dir := t.TempDir()
-	base := freePortBase(t)
+	var out []byte
+	var err error
+	var dir string
+	// A port of the range may be taken between freePortBase's check and
+	// the server's bind (up.sh then names the process that exited on
+	// "address already in use"): only that is tried again, on other ports.
+	for try := 1; ; try++ {
+		dir = t.TempDir()
+		out, err = runBlock(t, block, dir, freePortBase(t))
+		if err == nil || try == 3 || !strings.Contains(string(out), "address already in use") {
+			break
+		}
+		t.Logf("try %d: a port was taken before a server bound it; again on other ports:\n%s", try, upLines(out))
+	}
+	if err != nil {
+		// The whole output first; the failure's message last and short, so
+		// that a log cut to its end still says what went wrong.
+		t.Logf("the block's output:\n%s", out)
+		t.Fatalf("the block failed: %v; up.sh said:\n%s", err, upLines(out))
+	}
+	s := string(out)
+	t.Logf("the block's output:\n%s", s)
+	for _, want := range []string{"nginx up", `"current_progress":1`, "event: task_done", "event: server_close",
+		"stopped herald-b", "stopped nats-3", "stopped nginx"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("the block's output lacks %q:\n%s", want, s)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "pids", "*.pid")); len(files) > 0 {
+		t.Fatalf("down.sh left PID files: %v", files)
+	}
+}
+
+// runBlock runs block with bash from the repository root, its cluster in
+// dir on ports from base, and stops whatever it leaves running by its PID
+// files when the test ends.
+func runBlock(t *testing.T, block, dir string, base int) ([]byte, error) {
+	t.Helper()
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", block)
 	cmd.Dir = repoRoot
 	cmd.Env = append(cleanEnv(), "CLUSTER_DIR="+dir, fmt.Sprintf("CLUSTER_PORT=%d", base))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// Whatever the block leaves running is stopped by its PID file.
 	t.Cleanup(func() {
 		files, _ := filepath.Glob(filepath.Join(dir, "pids", "*.pid"))
 		for _, f := range files {
@@ -111,29 +146,18 @@ func TestDocsClusterBlock(t *testing.T) {
 	case <-time.After(3 * time.Minute):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
-		t.Fatalf("the block did not finish in 3 minutes:\n%s", out)
+		t.Fatalf("the block did not finish in 3 minutes:\n%s\nup.sh said:\n%s", out, upLines(out))
 	}
-	if err != nil {
-		// The whole output first; the failure's message last and short, so
-		// that a log cut to its end still says what went wrong.
-		t.Logf("the block's output:\n%s", out)
-		var said []string
-		for _, l := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(l, "up.sh:") {
-				said = append(said, l)
-			}
-		}
-		t.Fatalf("the block failed: %v; up.sh said:\n%s", err, strings.Join(said, "\n"))
-	}
-	s := string(out)
-	t.Logf("the block's output:\n%s", s)
-	for _, want := range []string{"nginx up", `"current_progress":1`, "event: task_done", "event: server_close",
-		"stopped herald-b", "stopped nats-3", "stopped nginx"} {
-		if !strings.Contains(s, want) {
-			t.Fatalf("the block's output lacks %q:\n%s", want, s)
+	return out, err
+}
+
+// upLines is what up.sh said (its lines of out).
+func upLines(out []byte) string {
+	var said []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "up.sh:") {
+			said = append(said, l)
 		}
 	}
-	if files, _ := filepath.Glob(filepath.Join(dir, "pids", "*.pid")); len(files) > 0 {
-		t.Fatalf("down.sh left PID files: %v", files)
-	}
+	return strings.Join(said, "\n")
 }

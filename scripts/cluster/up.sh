@@ -60,16 +60,25 @@ trap cleanup EXIT
 say "building nats-server and herald into $bin"
 "$here/build.sh" "$bin"
 
-# wait_for URL SECONDS [NAME]: poll until URL answers 2xx; with NAME, stop
-# at once when the process in pids/NAME.pid has exited.
+# dead: the first process up.sh started (pids/*.pid) that has exited.
+dead() {
+    local f
+    for f in "$run"/pids/*.pid; do
+        [[ -e "$f" ]] || continue
+        kill -0 "$(cat "$f")" 2>/dev/null || { basename "$f" .pid; return 0; }
+    done
+    return 1
+}
+
+# wait_for URL SECONDS: poll until URL answers 2xx; stop at once when a
+# process up.sh started has exited.
 failure=""
 wait_for() {
-    local i pid=""
-    [[ -n "${3:-}" ]] && pid="$(cat "$run/pids/$3.pid")"
+    local i gone
     for ((i = 0; i < $2 * 10; i++)); do
         curl -sf -o /dev/null --max-time 1 "$1" && return 0
-        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
-            failure="$3 exited before $1 answered: $(tail -n 3 "$run/logs/$3.log" | tr '\n' ' ')"
+        if gone="$(dead)"; then
+            failure="$gone exited while waiting for $1: $(tail -n 3 "$run/logs/$gone.log" | tr '\n' ' ')"
             say "$failure"
             return 1
         fi
@@ -93,8 +102,27 @@ for i in 0 1 2; do
     echo $! >"$run/pids/$name.pid"
 done
 for i in 0 1 2; do
-    wait_for "http://127.0.0.1:$((port + 30 + i))/healthz" 60 "nats-$((i + 1))"
+    wait_for "http://127.0.0.1:$((port + 30 + i))/healthz" 60
 done
+# Wait until the JetStream meta leader counts all 3 servers current: before
+# that it cannot place a stream at 3 replicas (herald would retry for 15 s,
+# then stop with an error naming --replicas).
+meta_ok=0
+for ((i = 0; i < 600 && meta_ok == 0; i++)); do
+    for m in 0 1 2; do
+        jsz="$(curl -sf --max-time 1 "http://127.0.0.1:$((port + 30 + m))/jsz" || true)"
+        if grep -q '"cluster_size": *3' <<<"$jsz" && [[ "$(grep -c '"current": *true' <<<"$jsz" || true)" -ge 2 ]]; then
+            meta_ok=1
+            break
+        fi
+    done
+    ((meta_ok)) || sleep 0.1
+done
+if ((meta_ok == 0)); then
+    failure="the nats servers did not all join the JetStream cluster within 60 s"
+    say "$failure"
+    exit 1
+fi
 # A restart from existing data: wait until herald's stream has a leader
 # again (a herald node that asks before that waits for its start timeout).
 for ((i = 0; i < 600; i++)); do
@@ -118,7 +146,7 @@ for node in a b; do
         --data "$run/data/herald-$node" --bootstrap-token "$token" \
         >"$run/logs/herald-$node.log" 2>&1 &
     echo $! >"$run/pids/herald-$node.pid"
-    wait_for "http://127.0.0.1:$p/readyz" 60 "herald-$node"
+    wait_for "http://127.0.0.1:$p/readyz" 60
     say "herald node $node up: http://127.0.0.1:$p"
 done
 
