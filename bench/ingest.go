@@ -24,6 +24,9 @@ type IngestConfig struct {
 	Rate float64
 	// ServerArgs adds `herald serve` flags (e.g. --fsync always).
 	ServerArgs []string
+	// Kind is what each write is: IngestSessions (default), a session
+	// lifecycle report, or IngestTasks, a background task's progress.
+	Kind string
 }
 
 func (c *IngestConfig) defaults() {
@@ -32,6 +35,9 @@ func (c *IngestConfig) defaults() {
 	}
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
+	}
+	if c.Kind == "" {
+		c.Kind = IngestSessions
 	}
 }
 
@@ -46,6 +52,9 @@ func Ingest(ctx context.Context, o Options, c IngestConfig) (*Result, error) {
 	if o.Peer != "herald" {
 		return nil, fmt.Errorf("ingest runs on herald only (the peer adapter covers fanout and idle)")
 	}
+	if c.Kind != IngestSessions && c.Kind != IngestTasks {
+		return nil, fmt.Errorf("ingest kind %q: use %s or %s", c.Kind, IngestSessions, IngestTasks)
+	}
 	o.ServerArgs = append(append([]string(nil), o.ServerArgs...), c.ServerArgs...)
 	return repeat(ctx, &o, func(ctx context.Context) (*Result, error) { return ingestOnce(ctx, &o, c) })
 }
@@ -57,11 +66,36 @@ func ingestOnce(ctx context.Context, o *Options, c IngestConfig) (*Result, error
 	}
 	defer tgt.close()
 	r := &Result{Scenario: "ingest", Peer: tgt.name(), Params: map[string]string{
-		"writers": strconv.Itoa(c.Writers), "duration": c.Duration.String(), "rate": rateString(c.Rate)}}
+		"writers": strconv.Itoa(c.Writers), "duration": c.Duration.String(), "rate": rateString(c.Rate), "kind": c.Kind}}
 	for _, a := range o.ServerArgs {
 		r.Params["server"] += a + " "
 	}
 
+	if c.Kind == IngestTasks {
+		// Every acknowledged progress step must be stored: each task is
+		// read back (a task's feed is its own, so no one subscriber sees
+		// them all).
+		ht, ok := tgt.(*heraldTarget)
+		if !ok {
+			return nil, fmt.Errorf("ingest of tasks runs on herald only")
+		}
+		w := &taskWrites{t: ht}
+		res, err := writeLoad(ctx, w, c.Writers, 0, c.Duration, c.Rate, o.Progress)
+		if err != nil {
+			return nil, err
+		}
+		missing, beyond, err := w.check(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the tasks back: %w", err)
+		}
+		r.Lost += missing
+		if beyond > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("%d tasks store a step that was never acknowledged", beyond))
+		}
+		ingestFigures(r, res)
+		r.addCount("lost", float64(missing))
+		return r, nil
+	}
 	verify := newSubPool(tgt, o, 64<<10)
 	defer verify.close()
 	if err := verify.open(ctx, 1, 1, nopProgress{}); err != nil {
@@ -76,6 +110,13 @@ func ingestOnce(ctx context.Context, o *Options, c IngestConfig) (*Result, error
 	bar.Done()
 	verify.close()
 	acc := r.account(verify, res.acked, complete, "the verifying subscriber did not receive every acknowledged event within 60s")
+	ingestFigures(r, res)
+	r.addCounts(acc)
+	return r, nil
+}
+
+// ingestFigures adds the load's throughput, latency and CPU rows to r.
+func ingestFigures(r *Result, res *loadResult) {
 	n := float64(res.acked.n)
 	r.add("writes", n, "")
 	r.add("writes/s", n/res.elapsed.Seconds(), "")
@@ -89,8 +130,6 @@ func ingestOnce(ctx context.Context, o *Options, c IngestConfig) (*Result, error
 		r.add("server CPU", res.cpu.Seconds()/res.elapsed.Seconds(), "cores")
 	}
 	r.add("load-generator CPU/write", us(res.selfCPU)/n, "µs")
-	r.addCounts(acc)
-	return r, nil
 }
 
 // loadResult is what writeLoad measured.
@@ -111,9 +150,16 @@ type loadResult struct {
 // back (timer and scheduling jitter).
 const heldBackSlack = time.Millisecond
 
+// publishers is where writeLoad takes its producers and reads the
+// server's CPU: a target, or writers of another kind on one.
+type publishers interface {
+	publisher(i int) publisher
+	usage() usage
+}
+
 // writeLoad runs writers producers until count writes were acknowledged
 // (count > 0) or for d, at rate (0: closed loop).
-func writeLoad(ctx context.Context, tgt target, writers, count int, d time.Duration, rate float64, prog Progress) (*loadResult, error) {
+func writeLoad(ctx context.Context, tgt publishers, writers, count int, d time.Duration, rate float64, prog Progress) (*loadResult, error) {
 	pubs := make([]publisher, writers)
 	for i := range pubs {
 		pubs[i] = tgt.publisher(i)

@@ -142,6 +142,42 @@ func TestIngestSmoke(t *testing.T) {
 	requireClean(t, r, err, "writes/s", "latency p99")
 }
 
+// TestIngestTasks runs ingest with task progress, then shows its check
+// can fail: a step counted as acknowledged that the store never got is
+// reported missing.
+func TestIngestTasks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o := tinyOptions(t)
+	r, err := Ingest(ctx, o, IngestConfig{Writers: 4, Duration: 300 * time.Millisecond, Kind: IngestTasks})
+	requireClean(t, r, err, "writes/s", "latency p99")
+	if v, _ := r.Get("writes"); v < 4 {
+		t.Fatalf("only %v writes", v)
+	}
+
+	o.defaults()
+	tgt, err := openHerald(ctx, &o, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &taskWrites{t: tgt}
+	res, err := writeLoad(ctx, w, 2, 10, time.Minute, 0, nopProgress{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.acked.n != 10 {
+		t.Fatalf("%d acknowledged, want 10", res.acked.n)
+	}
+	if missing, beyond, err := w.check(ctx); err != nil || missing != 0 || beyond != 0 {
+		t.Fatalf("after a clean load: missing %d, beyond %d, %v", missing, beyond, err)
+	}
+	w.pubs[0].step += 2 // two steps the server never got
+	w.pubs[1].step--    // one it got that was "not acknowledged"
+	if missing, beyond, err := w.check(ctx); err != nil || missing != 2 || beyond != 1 {
+		t.Fatalf("check: missing %d (want 2), beyond %d (want 1), %v", missing, beyond, err)
+	}
+}
+
 func TestResumeSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

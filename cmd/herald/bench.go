@@ -230,16 +230,21 @@ func newBenchIngestCmd(b *benchOpts) *cobra.Command {
 	var c bench.IngestConfig
 	cmd := &cobra.Command{
 		Use:   "ingest",
-		Short: "C concurrent writers of session lifecycle events; acknowledged writes/s and latency",
+		Short: "C concurrent writers of session events or task progress; acknowledged writes/s and latency",
 		Long: `C writers, each on its own connection and session, report session lifecycle
 events (POST /v1/sessions/events), each acknowledged only once stored per
 the server's --fsync policy. Reports acknowledged writes/s and latency
 p50/p99/p99.9. With --rate the offered load is fixed and latency counts from
 when each write was due. One subscriber checks every acknowledged event is
-delivered exactly once.`,
+delivered exactly once.
+
+With --kind task each writer creates a background task and reports its
+progress (POST /v1/tasks/{id}/progress) instead; afterwards every task is
+read back, and its stored progress must be the last acknowledged step.`,
 		Example: `  herald bench ingest                        # 64 writers, as fast as acknowledged, 10s
   herald bench ingest --writers 128 --duration 20s
   herald bench ingest --rate 15000            # latency at a fixed offered rate
+  herald bench ingest --kind task             # task progress instead of session reports
   herald bench ingest --server-arg=--fsync=always`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -250,6 +255,7 @@ delivered exactly once.`,
 	f.IntVar(&c.Writers, "writers", 64, "concurrent writers")
 	f.DurationVar(&c.Duration, "duration", 10*time.Second, "how long to write")
 	f.Float64Var(&c.Rate, "rate", 0, "offered writes/s over all writers (0: closed loop)")
+	f.StringVar(&c.Kind, "kind", bench.IngestSessions, "what each write is: session (a lifecycle report) or task (a task's progress)")
 	return cmd
 }
 
