@@ -7,6 +7,7 @@ package views
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -179,21 +180,31 @@ func (v *Views) Forget(subjects ...string) {
 		return
 	}
 	gone := make(map[string]bool, len(subjects))
+	kinds := map[string]bool{} // the kinds purged: only their entities' subjects are derived
 	for _, s := range subjects {
 		gone[s] = true
+		if k, _, ok := strings.Cut(strings.TrimPrefix(s, "herald."), "."); ok {
+			kinds[k] = true
+		}
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for id, e := range v.tasks {
-		if gone[taskSubject(&e.Task)] {
-			v.countTaskLocked(e, -1)
-			delete(v.tasks, id)
+	if kinds["task"] {
+		for id, e := range v.tasks {
+			if gone[taskSubject(&e.Task)] {
+				v.countTaskLocked(e, -1)
+				delete(v.tasks, id)
+			}
 		}
 	}
-	for k, e := range v.sessions {
-		if gone[sessionSubject(&e.Session)] {
-			delete(v.sessions, k)
+	if kinds["session"] {
+		for k, e := range v.sessions {
+			if gone[sessionSubject(&e.Session)] {
+				delete(v.sessions, k)
+			}
 		}
 	}
-	v.forgetPushyLocked(gone)
+	if kinds["job"] {
+		v.forgetPushyLocked(gone)
+	}
 }
