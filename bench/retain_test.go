@@ -185,7 +185,7 @@ func saveProfile(t *testing.T, s *server, dir, name string) {
 }
 
 // largestJobBody is a job request at the limits: 10,000 nodes of 64-byte
-// names, the largest env, file, dir and command — about 830 kB of JSON.
+// names, the largest env, file, dir and command — about 825 kB of JSON.
 func largestJobBody() []byte {
 	nodes := make([]string, lifecycle.MaxJobNodes)
 	for i := range nodes {

@@ -132,7 +132,7 @@ func (r *recorder) job(domain, id string, spec lifecycle.JobSpec) {
 }
 
 // bigJob starts a job with the largest request herald takes (10,000 nodes
-// of 64-byte names, the largest env, file, dir and command: about 830 kB of
+// of 64-byte names, the largest env, file, dir and command: about 825 kB of
 // JSON, near the 1 MiB body bound), every node available; the voting timer
 // then fires before any node answers: it ends quorum_failed with a commit
 // sent to every node. Stepping 10,000 nodes through the run would take
