@@ -73,7 +73,7 @@ func TestRetainedJobMemory(t *testing.T) {
 		t.Errorf("a retained job costs %d bytes of heap, over 64 KiB", per)
 	}
 	e, ok := v.Job("default", fmt.Sprintf("%032x", 0))
-	if !ok || false && e.CreatedSeq != 1 {
+	if !ok || e.CreatedSeq != 1 || e.Job.Spec.File != "" || !e.Job.Spec.HasFile() {
 		t.Errorf("the retained job: file kept %d bytes, has file %v, start record %d", len(e.Job.Spec.File), e.Job.Spec.HasFile(), e.CreatedSeq)
 	}
 	runtime.KeepAlive(v)

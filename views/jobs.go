@@ -16,9 +16,11 @@ type JobEntry struct {
 	Seq        uint64 // last record on the job's subject
 	CreatedSeq uint64 // first record (its start): the list's order
 	// FinishedSeq is the record holding its job_complete, 0 while it runs.
+	// (Its subject is jobSubject's: not kept, to spare memory.)
 	FinishedSeq uint64
-	Subject     string
 }
+
+func jobSubject(j *lifecycle.Job) string { return store.Subject("job", j.Domain, j.ID) }
 
 // CommandRef is where the last command a job sent a node was stored: the
 // record's sequence and the command's index among the record's events and
@@ -48,6 +50,33 @@ type pushyState struct {
 	outputs  map[jobNodeKey]uint64           // seq of a node's captured output
 	nodes    map[nodeKey]*NodeEntry          // presence
 	purged   map[string]uint64               // domain → last record of its purged jobs
+	// The most entries cmds and involved held since they were last
+	// rebuilt: a map never gives back its table, so one big job (a
+	// command to each of 10,000 nodes) would leave it sized for them.
+	cmdsPeak, involvedPeak int
+}
+
+// shrinkBelow is the size under which a map is never rebuilt.
+const shrinkBelow = 4096
+
+// shrunk returns m, or a copy sized to its entries when it holds a quarter
+// or less of the most it held (peak, updated) and that was at least
+// shrinkBelow: the copy's cost is paid by the deletions since the peak.
+func shrunk[K comparable, V any](m map[K]V, peak *int) map[K]V {
+	n := len(m)
+	if n > *peak {
+		*peak = n
+		return m
+	}
+	if *peak < shrinkBelow || n > *peak/4 {
+		return m
+	}
+	out := make(map[K]V, n)
+	for k, v := range m {
+		out[k] = v
+	}
+	*peak = n
+	return out
 }
 
 func newPushyState() pushyState {
@@ -89,6 +118,7 @@ func (v *Views) applyPushy(m *store.Msg) error {
 		// there); the views and later records carry its digest.
 		j.Spec.DropFile()
 		v.mu.Lock()
+		v.shareJobLocked(&j)
 		v.applyJobLocked(j, m)
 		v.mu.Unlock()
 	case "node":
@@ -115,7 +145,7 @@ func (v *Views) applyPushy(m *store.Msg) error {
 func (v *Views) applyJobLocked(j lifecycle.Job, m *store.Msg) {
 	p := &v.pushy
 	k := jobKey{j.Domain, j.ID}
-	e := &JobEntry{Job: j, Seq: m.Seq, CreatedSeq: m.Seq, Subject: m.Subject}
+	e := &JobEntry{Job: j, Seq: m.Seq, CreatedSeq: m.Seq}
 	for _, ev := range m.Record.Events {
 		if ev.Name == lifecycle.EventJobComplete {
 			e.FinishedSeq = m.Seq
@@ -139,6 +169,10 @@ func (v *Views) applyJobLocked(j lifecycle.Job, m *store.Msg) {
 	} else {
 		p.setLive(k, e)
 	}
+	events := len(m.Record.Events)
+	for i, c := range m.Record.Commands {
+		p.cmds[jobNodeKey{j.Domain, j.ID, c.Node}] = CommandRef{Seq: m.Seq, Idx: uint32(events + i), Type: commandType(c.Type)}
+	}
 	for n := range j.Nodes {
 		nk := nodeKey{j.Domain, n}
 		if j.Engaged(n) || j.AbortOwed[n] {
@@ -148,17 +182,22 @@ func (v *Views) applyJobLocked(j lifecycle.Job, m *store.Msg) {
 				p.involved[nk] = set
 			}
 			set[j.ID] = struct{}{}
-		} else if set := p.involved[nk]; set != nil {
+			continue
+		}
+		if set := p.involved[nk]; set != nil {
 			delete(set, j.ID)
 			if len(set) == 0 {
 				delete(p.involved, nk)
 			}
 		}
+		// Only OwedCommands reads the last command to a node, and only
+		// for the jobs the node is involved in. A node becomes involved
+		// again only with a command in the same record (a commit at the
+		// start, an abort when one is owed), which sets the entry anew.
+		delete(p.cmds, jobNodeKey{j.Domain, j.ID, n})
 	}
-	events := len(m.Record.Events)
-	for i, c := range m.Record.Commands {
-		p.cmds[jobNodeKey{j.Domain, j.ID, c.Node}] = CommandRef{Seq: m.Seq, Idx: uint32(events + i), Type: c.Type}
-	}
+	p.cmds = shrunk(p.cmds, &p.cmdsPeak)
+	p.involved = shrunk(p.involved, &p.involvedPeak)
 	p.seq = m.Seq
 }
 
@@ -194,7 +233,7 @@ func (v *Views) expiredPushyLocked(cutoff time.Time) []string {
 	var out []string
 	for _, e := range v.pushy.jobs {
 		if e.Job.Finished() && e.Job.UpdatedAt.Before(cutoff) {
-			out = append(out, e.Subject)
+			out = append(out, jobSubject(&e.Job))
 			if e.Job.Spec.CaptureOutput {
 				out = append(out, OutputSubject(e.Job.Domain, e.Job.ID, "")+">")
 			}
@@ -217,7 +256,7 @@ func (v *Views) forgetPushyLocked(gone map[string]bool) {
 	p := &v.pushy
 	touched := map[string]bool{}
 	for k, e := range p.jobs {
-		if !gone[e.Subject] {
+		if !gone[jobSubject(&e.Job)] {
 			continue
 		}
 		delete(p.jobs, k)
@@ -237,6 +276,8 @@ func (v *Views) forgetPushyLocked(gone map[string]bool) {
 			}
 		}
 	}
+	p.cmds = shrunk(p.cmds, &p.cmdsPeak)
+	p.involved = shrunk(p.involved, &p.involvedPeak)
 	for d := range touched {
 		list := p.order[d][:0]
 		for _, e := range p.order[d] {

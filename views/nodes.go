@@ -63,9 +63,18 @@ func (n NodeState) Beat(incarnation, mismatch string, interval time.Duration, no
 
 func (v *Views) applyNodeLocked(n NodeState, m *store.Msg) {
 	k := nodeKey{n.Domain, n.Name}
+	old := v.pushy.nodes[k]
+	if old != nil {
+		// The same strings as before: the jobs on this node share its
+		// name (shareJobLocked).
+		n.Domain, n.Name = old.State.Domain, old.State.Name
+	} else {
+		n.Domain = v.strs.get(n.Domain)
+	}
 	e := &NodeEntry{State: n, Seq: m.Seq, Subject: m.Subject, records: 1}
-	if old := v.pushy.nodes[k]; old != nil {
+	if old != nil {
 		e.records = old.records + 1
+		e.Subject = old.Subject
 	}
 	v.pushy.nodes[k] = e
 	v.pushy.seq = m.Seq

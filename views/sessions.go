@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/herald-sse/herald/lifecycle"
+	"github.com/herald-sse/herald/store"
 )
 
 // SessionKey identifies a session: different owners may reuse one id.
@@ -18,9 +19,21 @@ type SessionEntry struct {
 	Subject string
 }
 
-func (v *Views) applySession(s lifecycle.Session, seq uint64, subject string) {
+// sessionRec is what the views keep of a session: its subject is not kept
+// but derived from its key (sessionSubject), as the api writes it.
+type sessionRec struct {
+	Session lifecycle.Session
+	Seq     uint64
+}
+
+func sessionSubject(s *lifecycle.Session) string {
+	return store.Subject("session", s.Domain, s.OwnerAccessKey, s.SessionID)
+}
+
+func (v *Views) applySession(s lifecycle.Session, seq uint64) {
 	v.mu.Lock()
-	v.sessions[SessionKey{s.Domain, s.OwnerAccessKey, s.SessionID}] = &SessionEntry{Session: s, Seq: seq, Subject: subject}
+	v.shareSessionLocked(&s)
+	v.sessions[SessionKey{s.Domain, s.OwnerAccessKey, s.SessionID}] = &sessionRec{Session: s, Seq: seq}
 	v.mu.Unlock()
 }
 
@@ -32,7 +45,7 @@ func (v *Views) Session(k SessionKey) (SessionEntry, bool) {
 	if !ok {
 		return SessionEntry{}, false
 	}
-	return *e, true
+	return SessionEntry{Session: e.Session, Seq: e.Seq, Subject: sessionSubject(&e.Session)}, true
 }
 
 // Sessions returns the sessions keep accepts, ordered by domain, owner, id.

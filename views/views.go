@@ -7,6 +7,7 @@ package views
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,9 +22,10 @@ type Views struct {
 	Auth *auth.Directory
 
 	mu       sync.RWMutex
-	tasks    map[string]*TaskEntry // task id → entry
-	running  map[string]int        // domain → its tasks not finished
-	sessions map[SessionKey]*SessionEntry
+	tasks    map[string]*taskRec // task id → entry
+	running  map[string]int      // domain → its tasks not finished
+	sessions map[SessionKey]*sessionRec
+	strs     interner   // domains, keys, groups the entities share (share.go)
 	idem     idemIndex  // msg id → where its write landed (idem.go)
 	pushy    pushyState // push jobs and nodes (jobs.go, nodes.go)
 
@@ -42,13 +44,23 @@ type TaskEntry struct {
 	Subject string
 }
 
+// taskRec is what the views keep of a task: its subject is derived from
+// its domain and id (taskSubject), as the api writes it.
+type taskRec struct {
+	Task lifecycle.Task
+	Seq  uint64
+}
+
+func taskSubject(t *lifecycle.Task) string { return store.Subject("task", t.Domain, t.ID) }
+
 // New returns empty views.
 func New() *Views {
 	return &Views{
 		Auth:     auth.NewDirectory(),
-		tasks:    map[string]*TaskEntry{},
+		tasks:    map[string]*taskRec{},
 		running:  map[string]int{},
-		sessions: map[SessionKey]*SessionEntry{},
+		sessions: map[SessionKey]*sessionRec{},
+		strs:     newInterner(),
 		idem:     newIdemIndex(DefaultIdempotencyBytes),
 		pushy:    newPushyState(),
 	}
@@ -74,7 +86,7 @@ func (v *Views) Apply(m *store.Msg) error {
 	case "session":
 		var s lifecycle.Session
 		if s, err = lifecycle.ParseSession(r.Snapshot); err == nil {
-			v.applySession(s, m.Seq, m.Subject)
+			v.applySession(s, m.Seq)
 		}
 	case "job", "node", "output":
 		err = v.applyPushy(m)
@@ -82,8 +94,9 @@ func (v *Views) Apply(m *store.Msg) error {
 		var t lifecycle.Task
 		if err = json.Unmarshal(r.Snapshot, &t); err == nil {
 			v.mu.Lock()
+			v.shareTaskLocked(&t)
 			v.countTaskLocked(v.tasks[t.ID], -1)
-			v.tasks[t.ID] = &TaskEntry{Task: t, Seq: m.Seq, Subject: m.Subject}
+			v.tasks[t.ID] = &taskRec{Task: t, Seq: m.Seq}
 			v.countTaskLocked(v.tasks[t.ID], 1)
 			v.mu.Unlock()
 		}
@@ -119,12 +132,12 @@ func (v *Views) Task(id string) (TaskEntry, bool) {
 	if !ok {
 		return TaskEntry{}, false
 	}
-	return *e, true
+	return TaskEntry{Task: e.Task, Seq: e.Seq, Subject: taskSubject(&e.Task)}, true
 }
 
 // countTaskLocked adds d to the running count of e's domain when e is a
 // task not finished (nil: nothing).
-func (v *Views) countTaskLocked(e *TaskEntry, d int) {
+func (v *Views) countTaskLocked(e *taskRec, d int) {
 	if e == nil || e.Task.Finished() {
 		return
 	}
@@ -148,12 +161,12 @@ func (v *Views) Expired(cutoff, idemCutoff time.Time) []string {
 	var out []string
 	for _, e := range v.tasks {
 		if e.Task.Finished() && e.Task.FinishedAt.Before(cutoff) {
-			out = append(out, e.Subject)
+			out = append(out, taskSubject(&e.Task))
 		}
 	}
 	for _, e := range v.sessions {
 		if e.Session.State == lifecycle.SessionTerminated && e.Session.UpdatedAt.Before(cutoff) {
-			out = append(out, e.Subject)
+			out = append(out, sessionSubject(&e.Session))
 		}
 	}
 	out = append(out, v.expiredPushyLocked(cutoff)...)
@@ -163,22 +176,35 @@ func (v *Views) Expired(cutoff, idemCutoff time.Time) []string {
 
 // Forget drops the entities whose history was purged, in one pass.
 func (v *Views) Forget(subjects ...string) {
+	if len(subjects) == 0 {
+		return
+	}
 	gone := make(map[string]bool, len(subjects))
+	kinds := map[string]bool{} // the kinds purged: only their entities' subjects are derived
 	for _, s := range subjects {
 		gone[s] = true
+		if k, _, ok := strings.Cut(strings.TrimPrefix(s, "herald."), "."); ok {
+			kinds[k] = true
+		}
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for id, e := range v.tasks {
-		if gone[e.Subject] {
-			v.countTaskLocked(e, -1)
-			delete(v.tasks, id)
+	if kinds["task"] {
+		for id, e := range v.tasks {
+			if gone[taskSubject(&e.Task)] {
+				v.countTaskLocked(e, -1)
+				delete(v.tasks, id)
+			}
 		}
 	}
-	for k, e := range v.sessions {
-		if gone[e.Subject] {
-			delete(v.sessions, k)
+	if kinds["session"] {
+		for k, e := range v.sessions {
+			if gone[sessionSubject(&e.Session)] {
+				delete(v.sessions, k)
+			}
 		}
 	}
-	v.forgetPushyLocked(gone)
+	if kinds["job"] {
+		v.forgetPushyLocked(gone)
+	}
 }
