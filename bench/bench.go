@@ -1,6 +1,6 @@
 // Package bench is the load generator behind `herald bench`: scenarios
 // that put a herald server (a `herald serve` process it starts, or
-// --target) or a peer (nginx + nchan) under load and report throughput,
+// --target) or a peer (nginx + nchan, Centrifugo) under load and report throughput,
 // latency, CPU and memory, checking that no event is lost or duplicated.
 //
 // Subscribers read as a real client does: each event's data is decoded as
@@ -35,7 +35,7 @@ type Options struct {
 	Target string
 	// Token is a superadmin token of Target (herald).
 	Token string
-	// Peer is "herald" (default) or "nchan".
+	// Peer is "herald" (default), "nchan" or "centrifugo".
 	Peer string
 	// ServerPID, with Target, is the server's process: its CPU and memory
 	// come from /proc (for nchan, the nginx master; its workers count too).
@@ -51,6 +51,12 @@ type Options struct {
 	// NchanWorkers is its worker_processes (default 2, one per core).
 	NchanScript  string
 	NchanWorkers int
+	// CentrifugoScript starts Centrifugo (default
+	// scripts/centrifugo/run.sh); CentrifugoBinary is the centrifugo
+	// binary it runs (default: $HERALD_CENTRIFUGO, else the script builds
+	// one into the user's cache directory).
+	CentrifugoScript string
+	CentrifugoBinary string
 	// Client is the subscribers' implementation: ClientDecode (default),
 	// ClientGoSSE or ClientFast.
 	Client string
@@ -102,8 +108,10 @@ func (o *Options) open(ctx context.Context, keepalive time.Duration) (target, er
 		t, err = openHerald(ctx, o, keepalive)
 	case "nchan":
 		t, err = openNchan(ctx, o, keepalive)
+	case "centrifugo":
+		t, err = openCentrifugo(ctx, o, keepalive)
 	default:
-		return nil, fmt.Errorf("unknown peer %q: use herald or nchan", o.Peer)
+		return nil, fmt.Errorf("unknown peer %q: use herald, nchan or centrifugo", o.Peer)
 	}
 	if err != nil || o.wrap == nil {
 		return t, err

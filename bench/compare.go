@@ -10,7 +10,8 @@ import (
 
 // CompareConfig configures Compare: the cases run against each peer.
 type CompareConfig struct {
-	// Peers compared (default herald and nchan).
+	// Peers compared (default herald and nchan; add centrifugo with
+	// Peers, its first build takes minutes).
 	Peers []string
 	// Fanout cases (default: 1,000 and 10,000 subscribers with one
 	// sequential publisher as fast as it goes for 5 s, and 1,000
@@ -46,7 +47,7 @@ type Comparison struct {
 func Compare(ctx context.Context, o Options, c CompareConfig) ([]Comparison, error) {
 	o.defaults()
 	if len(c.Peers) == 0 {
-		c.Peers = []string{"herald", "nchan"}
+		c.Peers = DefaultCompare().Peers
 	}
 	type kase struct {
 		name string
@@ -130,12 +131,12 @@ var compareRows = []struct {
 }
 
 // WriteComparison prints comparisons as a Markdown table: one row per case
-// and figure, one column per peer, and herald's ratio to the second peer
-// (higher is better for herald: a throughput ratio, or the peer's cost
-// divided by herald's).
+// and figure, one column per peer, and the first peer's (herald's) ratio
+// to each other peer (higher is better for the first: a throughput ratio,
+// or the other's cost divided by the first's).
 func WriteComparison(w io.Writer, cs []Comparison, peers []string) error {
 	if len(peers) == 0 {
-		peers = []string{"herald", "nchan"}
+		peers = DefaultCompare().Peers
 	}
 	head := "| case | figure |"
 	sep := "|---|---|"
@@ -143,8 +144,12 @@ func WriteComparison(w io.Writer, cs []Comparison, peers []string) error {
 		head += " " + p + " |"
 		sep += "---:|"
 	}
-	if len(peers) == 2 {
-		head += " herald advantage |"
+	for _, p := range peers[1:] {
+		if len(peers) == 2 {
+			head += " " + peers[0] + " advantage |"
+		} else {
+			head += " " + peers[0] + " advantage vs " + p + " |"
+		}
 		sep += "---:|"
 	}
 	fmt.Fprintln(w, head)
@@ -182,12 +187,12 @@ func WriteComparison(w io.Writer, cs []Comparison, peers []string) error {
 				line += " (" + unit + ")"
 			}
 			line += " |" + cells
-			if len(peers) == 2 {
+			for _, v := range vals[1:] {
 				ratio := "–"
-				if vals[0] > 0 && vals[1] > 0 {
-					x := vals[0] / vals[1]
+				if vals[0] > 0 && v > 0 {
+					x := vals[0] / v
 					if row.lower {
-						x = vals[1] / vals[0]
+						x = v / vals[0]
 					}
 					ratio = fmt.Sprintf("%.2f×", x)
 				}

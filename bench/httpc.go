@@ -17,7 +17,9 @@ type rawHTTP struct {
 	addr  string
 	host  string
 	token string
-	idx   int
+	// header, when set, is one more request header line ("Name: value").
+	header string
+	idx    int
 
 	c   net.Conn
 	req []byte
@@ -68,6 +70,10 @@ func (h *rawHTTP) once(method, path, ctype string, body []byte) (int, []byte, er
 	if h.token != "" {
 		q = append(q, "\r\nAuthorization: Bearer "...)
 		q = append(q, h.token...)
+	}
+	if h.header != "" {
+		q = append(q, "\r\n"...)
+		q = append(q, h.header...)
 	}
 	if body != nil {
 		q = append(q, "\r\nContent-Type: "...)

@@ -176,7 +176,7 @@ func idleOnce(ctx context.Context, o *Options, c IdleConfig) (*Result, error) {
 		r.add("keepalive late p99", ms(q[1]), "ms")
 		r.add("keepalive late max", ms(pool.ka.max()), "ms")
 	}
-	if pool.seesComments() {
+	if pool.seesKeepalives() {
 		r.addCount("keepalives early", float64(pool.kaEarly.Load()))
 		r.addCount("conns without keepalive", float64(silent))
 	} else {

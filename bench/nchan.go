@@ -137,6 +137,8 @@ func (t *nchanTarget) feedHTTP() (string, string) { return "/sub?id=" + t.channe
 
 func (t *nchanTarget) key(_, data []byte) (uint64, bool) { return jsonUint(data, "seq") }
 
+func (t *nchanTarget) wrapping() wrapper { return nil }
+
 func (t *nchanTarget) close() {
 	if t.cmd != nil {
 		// SIGQUIT is nginx's graceful stop; open streams hold it, so

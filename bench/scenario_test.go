@@ -391,6 +391,7 @@ func TestCompareNchanSmoke(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			cs, err := Compare(ctx, Options{Binary: bin, NchanScript: "../scripts/nchan/run.sh", NchanWorkers: 1, Sources: 2, Client: client}, CompareConfig{
+				Peers:  []string{"herald", "nchan"},
 				Fanout: []FanoutConfig{{Subscribers: 4, Events: 20, Drain: 10 * time.Second}},
 				Idle:   IdleConfig{Conns: 10, Keepalive: time.Second, Hold: 1500 * time.Millisecond, Settle: 50 * time.Millisecond},
 			})
@@ -398,7 +399,7 @@ func TestCompareNchanSmoke(t *testing.T) {
 				t.Fatal(err)
 			}
 			var b bytes.Buffer
-			_ = WriteComparison(&b, cs, nil)
+			_ = WriteComparison(&b, cs, []string{"herald", "nchan"})
 			t.Logf("\n%s", b.String())
 			for _, c := range cs {
 				for peer, r := range c.Results {

@@ -19,6 +19,7 @@ import (
 // then shows whether the resume lost or repeated anything.
 type subPool struct {
 	tgt      target
+	wrap     wrapper // tgt.wrapping()
 	d        dialer
 	bufSize  int
 	client   string               // ClientDecode, ClientFast or ClientGoSSE
@@ -84,6 +85,7 @@ type sub struct {
 	reconnects  atomic.Uint64
 	failed      atomic.Bool // gave up reconnecting
 	lastKA      time.Time
+	pings       uint64 // keepalives received as events (wrapping servers)
 	err         error
 }
 
@@ -95,7 +97,7 @@ func newSubPool(tgt target, o *Options, bufSize int) *subPool {
 	if client == "" {
 		client = ClientDecode
 	}
-	p := &subPool{tgt: tgt, d: dialer{o.Sources}, bufSize: bufSize, client: client,
+	p := &subPool{tgt: tgt, wrap: tgt.wrapping(), d: dialer{o.Sources}, bufSize: bufSize, client: client,
 		decode: client != ClientFast, maxReconnects: 20}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if client == ClientGoSSE {
@@ -113,7 +115,20 @@ func (s *sub) onEvent(_, id, data []byte) { s.event(id, data) }
 // value; the accounting key is the target's (the event id or the data's
 // counter). An event whose data is not JSON is counted (undecodable) and
 // still accounted for: it was delivered.
+//
+// With a server that wraps its feed's events in its own protocol
+// (Centrifugo), its pings count as keepalives, its other messages are
+// passed over, and the send time is read from the event inside.
 func (s *sub) event(id, data []byte) {
+	if w := s.p.wrap; w != nil {
+		switch w.frame(data) {
+		case framePing:
+			s.ping()
+			return
+		case frameOther:
+			return
+		}
+	}
 	var sent int64
 	var timed bool
 	if s.p.decode {
@@ -124,6 +139,9 @@ func (s *sub) event(id, data []byte) {
 				s.decodeErr = fmt.Errorf("event %q: data %.80q is not JSON: %w", id, data, err)
 			}
 		} else {
+			if s.p.wrap != nil {
+				v = s.p.wrap.payload(v)
+			}
 			sent, timed = sentFrom(v)
 		}
 	}
@@ -170,8 +188,22 @@ func (s *sub) onComment(text []byte) {
 	if !bytes.Equal(bytes.TrimSpace(text), []byte("keepalive")) {
 		return
 	}
+	s.keepalive(true)
+}
+
+// ping is a keepalive the server sent as an event. Centrifugo sends a
+// connection's first ping at a random time between half the interval and
+// the interval (to spread pings out): the first is counted, not timed.
+func (s *sub) ping() {
+	s.pings++
+	s.keepalive(s.pings > 1)
+}
+
+// keepalive counts a keepalive and, when timed, how late it came after
+// the previous one (or the stream's start).
+func (s *sub) keepalive(timed bool) {
 	now := time.Now()
-	if s.p.ka != nil {
+	if s.p.ka != nil && timed {
 		late := now.Sub(s.lastKA) - s.p.kaPeriod
 		if late < -s.p.kaPeriod/10 {
 			s.p.kaEarly.Add(1)
@@ -186,9 +218,10 @@ func (s *sub) scanner() sseScanner {
 	return sseScanner{onEvent: s.onEvent, onComment: s.onComment}
 }
 
-// seesComments reports whether the pool's client reports comments
-// (keepalives): go-sse's parser drops them.
-func (p *subPool) seesComments() bool { return p.client != ClientGoSSE }
+// seesKeepalives reports whether the pool's client sees the server's
+// keepalives: go-sse's parser drops comments (herald's and nchan's
+// keepalives), not events (Centrifugo's pings).
+func (p *subPool) seesKeepalives() bool { return p.client != ClientGoSSE || p.wrap != nil }
 
 // open connects n subscribers, conc at a time, and starts their readers.
 func (p *subPool) open(ctx context.Context, n, conc int, prog Progress) error {

@@ -15,7 +15,7 @@ import (
 )
 
 // target is the server under load: herald (a process the bench started,
-// or --target) or a peer (nchan) for comparison.
+// or --target) or a peer (nchan, Centrifugo) for comparison.
 type target interface {
 	// name is "herald" or the peer's name.
 	name() string
@@ -32,10 +32,34 @@ type target interface {
 	// key returns the accounting key of a received event: herald's store
 	// sequence (from the id), the publisher's counter for a peer.
 	key(id, data []byte) (uint64, bool)
+	// wrapping is how the server wraps its feed's events in messages of
+	// its own protocol (Centrifugo), nil when it sends them as they are.
+	wrapping() wrapper
 	// publisher returns producer number i, with its own connection.
 	publisher(i int) publisher
 	close()
 }
+
+// wrapper reads a server's own protocol inside its SSE events.
+type wrapper interface {
+	// frame says what a received event is to the subscriber.
+	frame(data []byte) frameKind
+	// payload is the feed event inside decoded data v (nil if none).
+	payload(v any) any
+}
+
+// frameKind is what a received SSE event is, for a wrapping server.
+type frameKind int
+
+const (
+	// frameEvent is an event of the feed.
+	frameEvent frameKind = iota
+	// framePing is the server's keepalive, sent as an event.
+	framePing
+	// frameOther is another message of the server's protocol (a connect
+	// reply, …): not counted.
+	frameOther
+)
 
 // publisher sends events one at a time.
 type publisher interface {
@@ -178,6 +202,8 @@ func (t *heraldTarget) feedRequest(lastID string) []byte {
 func (t *heraldTarget) feedHTTP() (string, string) { return t.feedPath(), t.super }
 
 func (t *heraldTarget) key(id, _ []byte) (uint64, bool) { return heraldSeq(id) }
+
+func (t *heraldTarget) wrapping() wrapper { return nil }
 
 func (t *heraldTarget) close() {
 	if t.srv != nil {

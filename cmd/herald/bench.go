@@ -57,7 +57,7 @@ func newBenchCmd() *cobra.Command {
 	var b benchOpts
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Load-test herald (or nchan, for comparison): fanout, idle, ingest, resume, isolation",
+		Short: "Load-test herald (or nchan or Centrifugo, for comparison): fanout, idle, ingest, resume, isolation",
 		Long: `Load-test a herald server and report throughput, latency, server CPU and
 memory, checking that no event is lost or duplicated (the command fails
 if one is).
@@ -72,11 +72,17 @@ loads a running server and reads its CPU and memory from /metrics (or
 --peer nchan runs fanout and idle against nginx + nchan instead, started
 with scripts/nchan/run.sh (run from the repository root, or give
 --nchan-script); events go through nchan's publisher endpoint.
+--peer centrifugo runs them against Centrifugo, started with
+scripts/centrifugo/run.sh (or --centrifugo-script) from --centrifugo-bin,
+$HERALD_CENTRIFUGO, or a build of scripts/centrifugo/build.sh the script
+makes in the user's cache directory the first time; subscribers use its
+unidirectional SSE transport, events go through its HTTP API.
 
 Subscribers read as a real client does: each event's data is decoded as
 JSON, as a page does with what its EventSource hands it, and checked by
-event id (herald) or the publisher's counter (nchan). --client picks the
-implementation, and the results' params name it:
+event id (herald) or the publisher's counter (nchan; Centrifugo: inside
+its envelope). --client picks the implementation, and the results'
+params name it:
   decode   (default) raw TCP connections and the bench's own SSE scanner,
            no net/http per subscriber; each event's data decoded as JSON
   go-sse   an independent client to cross-check decode: the
@@ -91,6 +97,7 @@ limit is raised to the hard limit. Progress goes to stderr; the results
 table (or --json) to stdout.`,
 		Example: `  herald bench fanout --subscribers 1000 --duration 5s
   herald bench fanout --subscribers 1000 --rate 20 --duration 10s --peer nchan
+  herald bench idle --conns 5000 --peer centrifugo
   herald bench idle --conns 19000
   herald bench ingest --writers 64 --duration 10s
   herald bench resume --backlog 100000
@@ -103,19 +110,21 @@ table (or --json) to stdout.`,
 	f := cmd.PersistentFlags()
 	f.StringVar(&b.o.Target, "target", "", "base URL of a running server to load instead of starting one (http only)")
 	f.StringVar(&b.o.Token, "token", "", "superadmin token of --target (herald): creates the run's group and keys, reads /metrics")
-	f.StringVar(&b.o.Peer, "peer", "herald", "server to load: herald or nchan (fanout and idle)")
+	f.StringVar(&b.o.Peer, "peer", "herald", "server to load: herald, nchan or centrifugo (fanout and idle)")
 	f.IntVar(&b.o.ServerPID, "server-pid", 0, "with --target: the server's pid, to read its CPU and memory from /proc (nginx: the master)")
 	f.IntVar(&b.o.Runs, "runs", 1, "repeat the scenario on a fresh server and report medians")
 	f.StringVar(&b.o.Client, "client", bench.ClientDecode, "subscribers' implementation: decode (own reader, JSON-decodes each event), go-sse (tmaxmax/go-sse, JSON-decodes each event) or fast (decodes nothing — not a real client)")
 	f.IntVar(&b.o.Sources, "sources", 8, "loopback source addresses for connections (127.0.0.2 …)")
 	f.StringVar(&b.o.NchanScript, "nchan-script", "scripts/nchan/run.sh", "script that runs nginx + nchan in the foreground")
 	f.IntVar(&b.o.NchanWorkers, "nchan-workers", 2, "nginx worker_processes for --peer nchan")
+	f.StringVar(&b.o.CentrifugoScript, "centrifugo-script", "scripts/centrifugo/run.sh", "script that runs Centrifugo in the foreground")
+	f.StringVar(&b.o.CentrifugoBinary, "centrifugo-bin", "", "centrifugo binary for --peer centrifugo (default $HERALD_CENTRIFUGO, else built by scripts/centrifugo/build.sh into the user's cache directory)")
 	f.StringArrayVar(&b.o.ServerArgs, "server-arg", nil, "extra flag for the herald serve the bench starts (repeatable), e.g. --server-arg=--fsync=always")
 	f.StringArrayVar(&b.o.ServerEnv, "server-env", nil, "extra environment for the herald serve the bench starts (repeatable), e.g. GOGC=50")
 	f.StringVar(&b.o.Binary, "binary", "", "herald binary to run as the server (default: this one)")
 	f.BoolVar(&b.json, "json", false, "print the results as JSON")
 	f.BoolVarP(&b.quiet, "quiet", "q", false, "no progress on stderr")
-	f.BoolVarP(&b.verbose, "verbose", "v", false, "pass the peer's (nginx's) stderr through")
+	f.BoolVarP(&b.verbose, "verbose", "v", false, "pass the peer's (nginx's, Centrifugo's) stderr through")
 	f.StringVar(&b.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator (not the server) to this file")
 	_ = f.MarkHidden("binary")
 	_ = f.MarkHidden("cpuprofile")
@@ -374,13 +383,17 @@ func newBenchCompareCmd(b *benchOpts) *cobra.Command {
 	var duration time.Duration
 	cmd := &cobra.Command{
 		Use:   "compare",
-		Short: "herald vs nchan: fanout at 1,000 and 10,000 subscribers, latency at 20 events/s, 19,000 idle",
-		Long: `Runs the cases of docs/benchmarks.md against herald and nchan, --runs times
-each, interleaving the two run by run, and prints a Markdown table of the
-medians with herald's advantage (its throughput divided by nchan's, or
-nchan's cost divided by herald's).`,
+		Short: "herald vs nchan and Centrifugo: fanout at 1,000 and 10,000 subscribers, latency at 20 events/s, 19,000 idle",
+		Long: `Runs the cases of docs/benchmarks.md against herald and nchan, or the
+--peers given (herald, nchan, centrifugo: Centrifugo's first build from the
+Go module proxy takes minutes), --runs times each, interleaving the peers
+run by run, and prints
+a Markdown table of the medians with herald's advantage over each other
+peer (its throughput divided by the peer's, or the peer's cost divided by
+herald's).`,
 		Example: `  herald bench compare --runs 5
-  herald bench compare --runs 1 --idle-conns 2000 --duration 2s   # quick look`,
+  herald bench compare --runs 1 --idle-conns 2000 --duration 2s   # quick look
+  herald bench compare --runs 3 --peers herald,nchan,centrifugo`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
