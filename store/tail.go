@@ -38,7 +38,7 @@ func (s *Store) Tail(ctx context.Context, from uint64, fn func(Msg) error) error
 		s.tailMu.Lock()
 		s.tailCancel = cancel
 		s.tailMu.Unlock()
-		err := s.consume(cctx, "", next, 0, deliver)
+		err := s.consume(cctx, "", next, deliver)
 		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -159,7 +159,7 @@ func (s *Store) Read(ctx context.Context, subject string, after, upto uint64, fn
 	if s.replicas <= 1 {
 		err = s.readSingle(ctx, subject, after+1, upto, fn)
 	} else {
-		err = s.consume(ctx, subject, after+1, upto, fn)
+		err = s.readConsumer(ctx, subject, after+1, upto, false, fn)
 	}
 	if errors.Is(err, errStop) {
 		return nil
@@ -170,32 +170,30 @@ func (s *Store) Read(ctx context.Context, subject string, after, upto uint64, fn
 // readSingle reads a single-replica stream: direct gets, then a consumer
 // for the bulk of a long history when a slot is free.
 func (s *Store) readSingle(ctx context.Context, subject string, from, upto uint64, fn func(Msg) error) error {
-	next, more, err := s.readDirect(ctx, subject, from, upto, true, fn)
+	next, more, pending, err := s.readDirect(ctx, subject, from, upto, true, fn)
 	if err != nil || !more {
 		return err
 	}
 	select {
 	case s.bulk <- struct{}{}:
 		defer func() { <-s.bulk }()
-		return s.consume(ctx, subject, next, upto, fn)
+		return s.readConsumer(ctx, subject, next, upto, dense(next, upto, pending, s.applied.Load()), fn)
 	default:
-		_, _, err = s.readDirect(ctx, subject, next, upto, false, fn)
+		_, _, _, err = s.readDirect(ctx, subject, next, upto, false, fn)
 		return err
 	}
 }
 
-func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, fn func(Msg) error) error {
+// consume follows the stream from sequence from with an ordered
+// consumer (the tail): every record, then each new one, until ctx ends or
+// fn fails. Bounded reads use readConsumer (read.go).
+func (s *Store) consume(ctx context.Context, subject string, from uint64, fn func(Msg) error) error {
 	if from == 0 {
 		from = 1
 	}
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
-	}
-	if upto > 0 {
-		// A bounded read's consumer is removed at the end; should that
-		// fail, the server drops it soon after it goes idle.
-		cfg.InactiveThreshold = 5 * time.Second
 	}
 	if subject != "" {
 		cfg.FilterSubjects = []string{subject}
@@ -209,22 +207,6 @@ func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, 
 		return fmt.Errorf("store: consumer: %w", err)
 	}
 	defer it.Stop()
-	if upto > 0 {
-		defer func() {
-			if info := cons.CachedInfo(); info != nil {
-				dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_ = s.stream.DeleteConsumer(dctx, info.Name)
-				cancel()
-			}
-		}()
-	}
-	if upto > 0 {
-		// Nothing left to read (purged since the caller looked): a
-		// bounded read must not wait for records that never come.
-		if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
-			return errStop
-		}
-	}
 	stopped := context.AfterFunc(ctx, it.Stop)
 	defer stopped()
 	for {
@@ -242,29 +224,16 @@ func (s *Store) consume(ctx context.Context, subject string, from, upto uint64, 
 		if err != nil {
 			return fmt.Errorf("store: consume: %w", err)
 		}
-		if upto > 0 && meta.Sequence.Stream > upto {
-			return errStop
-		}
 		msg := Msg{Subject: m.Subject(), Seq: meta.Sequence.Stream, Time: meta.Timestamp}
 		if h := m.Headers(); h != nil {
 			msg.MsgID = h.Get(jetstream.MsgIDHeader)
 		}
 		if err := decodeRecord(m.Data(), &msg.Record); err != nil {
 			msg.Record = Record{}
-			if upto > 0 {
-				// A read skips it silently: the tail logged it.
-				if meta.Sequence.Stream >= upto || meta.NumPending == 0 {
-					return errStop
-				}
-				continue
-			}
 			s.skip(msg.Seq, msg.Subject, err)
 		}
 		if err := fn(msg); err != nil {
 			return err
-		}
-		if upto > 0 && (meta.Sequence.Stream >= upto || meta.NumPending == 0) {
-			return errStop
 		}
 	}
 }
