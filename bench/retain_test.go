@@ -32,7 +32,7 @@ import (
 // It needs a herald binary and takes minutes, so it runs only when asked:
 //
 //	go build -o /tmp/herald ./cmd/herald
-//	HERALD_RETAIN_BIN=/tmp/herald go test ./bench -run TestRetainedRSS -v -timeout 30m
+//	HERALD_RETAIN_BIN=/tmp/herald go test ./bench -run ^$ -bench RetainedRSS -benchtime 1x -v -timeout 30m
 //
 // HERALD_RETAIN_COUNTS=sessions,jobs,largest (default 100000,10000,5)
 // changes the numbers; HERALD_RETAIN_ARGS adds server flags (spaces
@@ -40,7 +40,8 @@ import (
 // keeps a profile of the live heap after each phase in DIR/heap-PHASE
 // (slower: every allocation is recorded). The jobs' nodes do not heartbeat, so every job ends at
 // once (quorum_failed) and is retained finished, as after its run.
-func TestRetainedRSS(t *testing.T) {
+func BenchmarkRetainedRSS(b *testing.B) {
+	t := b // one measurement, not a loop: run with -benchtime 1x
 	bin := os.Getenv("HERALD_RETAIN_BIN")
 	if bin == "" {
 		t.Skip("set HERALD_RETAIN_BIN to a herald binary to measure the memory per retained entity")
@@ -158,7 +159,7 @@ func TestRetainedRSS(t *testing.T) {
 
 // saveProfile has the server (run with --memprofile DIR/heap) write a
 // profile of its live heap and keeps it as DIR/heap-NAME.
-func saveProfile(t *testing.T, s *server, dir, name string) {
+func saveProfile(t testing.TB, s *server, dir, name string) {
 	t.Helper()
 	file := filepath.Join(dir, "heap")
 	before, _ := os.Stat(file)
@@ -204,7 +205,7 @@ func largestJobBody() []byte {
 
 // settled waits for the server to settle and returns the median of 5
 // readings of its VmRSS and of its heap in use.
-func settled(t *testing.T, s *server) (rss, heap int64) {
+func settled(t testing.TB, s *server) (rss, heap int64) {
 	t.Helper()
 	time.Sleep(3 * time.Second)
 	var rs, hs []int64
