@@ -102,18 +102,30 @@ func (a *API) catchUp(ctx context.Context) {
 // seq, when the store holds it. It reports whether it did: an id from
 // beyond the store's end, or one this node does not reach in time, is not
 // recognized.
+//
+// The store's answer that seq is past its end is not final: on a
+// replicated stream a replica that has lost touch with the leader answers
+// with its own state, which may lag, and a request may fail in a leader
+// change. An id of this store was handed out for a record the store had
+// acknowledged, so such an id gets StaleLastWait more for this node to
+// apply it; only then is it unrecognized (the feed would start over,
+// every event a duplicate for that client).
 func (a *API) reach(ctx context.Context, seq uint64) bool {
 	if a.views.Applied() >= seq {
 		return true
 	}
-	last, err := a.storeLast(ctx)
-	if err != nil || seq > last {
-		return false
+	wait := CatchUpWait
+	if last, err := a.storeLast(ctx); err != nil || seq > last {
+		wait = StaleLastWait
 	}
-	wctx, cancel := context.WithTimeout(ctx, CatchUpWait)
+	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	return a.views.WaitFor(wctx, seq) == nil
 }
+
+// StaleLastWait is how long an id the store says is past its end waits
+// for this node to apply it anyway (see reach).
+const StaleLastWait = 500 * time.Millisecond
 
 // knownKey returns the key with this access key, catching up with the
 // store first when this node does not know it (made through another node).

@@ -387,10 +387,9 @@ func newBenchCompareCmd(b *benchOpts) *cobra.Command {
 		Long: `Runs the cases of docs/benchmarks.md against herald and nchan, or the
 --peers given (herald, nchan, centrifugo: Centrifugo's first build from the
 Go module proxy takes minutes), --runs times each, interleaving the peers
-run by run, and prints
-a Markdown table of the medians with herald's advantage over each other
-peer (its throughput divided by the peer's, or the peer's cost divided by
-herald's).`,
+run by run, and prints a Markdown table of the medians with herald's
+advantage over each other peer (its throughput divided by the peer's, or
+the peer's cost divided by herald's).`,
 		Example: `  herald bench compare --runs 5
   herald bench compare --runs 1 --idle-conns 2000 --duration 2s   # quick look
   herald bench compare --runs 3 --peers herald,nchan,centrifugo`,

@@ -189,8 +189,10 @@ func resumeOnOtherNode(t *testing.T, ctx context.Context, aURL, bURL string) {
 			t.Fatal(err)
 		case d.Current < n:
 			dup++
+			t.Logf("try %d: B's first event %s (progress %d) after %s, want progress %d", i, first.ID, d.Current, e.ID, n)
 		case d.Current > n:
 			lost++
+			t.Logf("try %d: B's first event %s (progress %d) after %s, want progress %d", i, first.ID, d.Current, e.ID, n)
 		}
 	}
 	t.Logf("resume on B with the id A just sent: %d duplicates, %d losses in %d tries", dup, lost, ryTries)
