@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -94,16 +95,34 @@ func missing(t *testing.T, why string) {
 	t.Skip(why)
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// freePort returns a loopback port that was free a moment ago, for a
+// nats-server to bind later. It lies below the kernel's ephemeral ports
+// (32768 and up by default): a port the kernel handed out for ":0" may be
+// taken again at any moment as the source port of another test's
+// outgoing connection, and a nats-server that lost its route port that
+// way left the cluster a server short (herald then could not place 3
+// replicas).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		p := 10000 + rand.IntN(22000) // 10000 … 31999
+		if _, dup := handedOut.LoadOrStore(p, true); dup {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
+
+// handedOut holds the ports freePort returned in this test binary, so
+// no two servers are given the same one.
+var handedOut sync.Map
 
 // process is a child process whose output goes to a file (shown when a
 // test fails).
