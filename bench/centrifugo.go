@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -38,11 +37,9 @@ type centrifugoTarget struct {
 	token   string // the subscribers' connection JWT
 	apiKey  string
 	use     usage
-	cmd     *exec.Cmd
-	done    chan struct{}
-	prefix  string
-	d       dialer
-	seq     counter
+	peerProcess
+	d   dialer
+	seq counter
 }
 
 // openCentrifugo starts scripts/centrifugo/run.sh on a free loopback port
@@ -190,22 +187,7 @@ func (centrifugoWrap) payload(v any) any {
 	return nil
 }
 
-func (t *centrifugoTarget) close() {
-	if t.cmd != nil {
-		_ = t.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-t.done:
-		case <-time.After(10 * time.Second):
-			_ = t.cmd.Process.Kill()
-			<-t.done
-		}
-		t.cmd = nil
-	}
-	if t.prefix != "" {
-		os.RemoveAll(t.prefix)
-		t.prefix = ""
-	}
-}
+func (t *centrifugoTarget) close() { t.stop() }
 
 type centrifugoPublisher struct {
 	t    *centrifugoTarget

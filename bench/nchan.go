@@ -24,11 +24,37 @@ type nchanTarget struct {
 	host    string
 	channel string
 	use     usage
-	cmd     *exec.Cmd
-	done    chan struct{}
-	prefix  string
-	d       dialer
-	seq     counter
+	peerProcess
+	d   dialer
+	seq counter
+}
+
+// peerProcess is a peer server the bench started: its run script's
+// process (done closes when it exited) and its scratch directory.
+type peerProcess struct {
+	cmd    *exec.Cmd
+	done   chan struct{}
+	prefix string
+}
+
+// stop ends the process (SIGTERM, SIGKILL after 10 s) and removes the
+// scratch directory. For nginx, SIGQUIT would be the graceful stop, but
+// open streams hold it; SIGTERM (fast stop) is what ends a benchmark.
+func (p *peerProcess) stop() {
+	if p.cmd != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		p.cmd = nil
+	}
+	if p.prefix != "" {
+		os.RemoveAll(p.prefix)
+		p.prefix = ""
+	}
 }
 
 // openNchan starts scripts/nchan/run.sh on a free loopback port, or uses
@@ -139,24 +165,7 @@ func (t *nchanTarget) key(_, data []byte) (uint64, bool) { return jsonUint(data,
 
 func (t *nchanTarget) wrapping() wrapper { return nil }
 
-func (t *nchanTarget) close() {
-	if t.cmd != nil {
-		// SIGQUIT is nginx's graceful stop; open streams hold it, so
-		// SIGTERM (fast stop) is what ends a benchmark.
-		_ = t.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-t.done:
-		case <-time.After(10 * time.Second):
-			_ = t.cmd.Process.Kill()
-			<-t.done
-		}
-		t.cmd = nil
-	}
-	if t.prefix != "" {
-		os.RemoveAll(t.prefix)
-		t.prefix = ""
-	}
-}
+func (t *nchanTarget) close() { t.stop() }
 
 type nchanPublisher struct {
 	t    *nchanTarget
