@@ -35,6 +35,9 @@ type Config struct {
 	// queued plus written but not yet taken. A stream that would owe more
 	// is ended as slow (it resumes by id). 0 means hub.DefaultMaxPendingBytes.
 	MaxPendingBytes int64
+	// Writers is how many goroutines may write streams at once (hub.Config);
+	// 0 means GOMAXPROCS-1.
+	Writers int
 	// HandlerWrites keeps every stream on its handler goroutine instead of
 	// handing HTTP/1.1 streams to the hub's writers (for comparison and
 	// tests; TLS and HTTP/2 streams always stay on their handler).
@@ -173,7 +176,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 		cfg.ReplayCache = DefaultReplayCache
 	}
 	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(hub.Config{
-		MaxPendingBytes: cfg.MaxPendingBytes, MaxQueue: cfg.QueueSize, Log: log}), readyC: make(chan struct{})}
+		MaxPendingBytes: cfg.MaxPendingBytes, MaxQueue: cfg.QueueSize, Writers: cfg.Writers, Log: log}), readyC: make(chan struct{})}
 	a.clock = clock.Or(cfg.Clock)
 	a.gone = newGoneWatch(&a.wheel)
 	a.drained = make(chan struct{}, 1)

@@ -43,6 +43,11 @@ type Config struct {
 	// MaxQueue, when > 0, also bounds the number of queued deliveries
 	// (the deprecated --queue-size).
 	MaxQueue int
+	// Writers is how many of the hub's writer goroutines may run at once;
+	// 0 means GOMAXPROCS-1 (at least 1). A process that runs more Go
+	// processors than it has cores (herald serve does: see Procs in
+	// cmd/herald) sets it from its cores.
+	Writers int
 	// Log receives panics of serve functions; nil discards.
 	Log *slog.Logger
 }
@@ -139,7 +144,7 @@ func New(cfg Config) *Hub {
 	}
 	h := &Hub{seed: maphash.MakeSeed(), byKey: map[string]*subList{},
 		maxBytes: cfg.MaxPendingBytes, maxQueue: cfg.MaxQueue, log: cfg.Log}
-	h.pool.init(h)
+	h.pool.init(h, cfg.Writers)
 	for i := range h.shards {
 		h.shards[i].subs = map[string]*topicSubs{}
 	}

@@ -68,9 +68,9 @@ func (h *Hub) wake(s *Sub) {
 }
 
 // writerPool runs the serve functions of subscribers with a turn due,
-// first come first served, on at most max goroutines: GOMAXPROCS-1 (at
-// least one), so a processor stays free for the producers, the store and
-// the dispatcher that feed them; a sweep over many streams then carries
+// first come first served, on at most max goroutines: one fewer than the
+// cores (Config.Writers; at least one), so a core stays free for the
+// producers, the store and the dispatcher that feed them; a sweep over many streams then carries
 // every event that arrived meanwhile. Writers start on demand and stop at
 // close, which waits for them.
 type writerPool struct {
@@ -92,10 +92,13 @@ type writerPool struct {
 	taken        seqwait.Position // took, for WaitTurns (all of them once closed)
 }
 
-func (p *writerPool) init(h *Hub) {
+func (p *writerPool) init(h *Hub, writers int) {
 	p.h = h
 	p.work.L = &p.mu
-	p.max = max(1, runtime.GOMAXPROCS(0)-1)
+	if writers <= 0 {
+		writers = runtime.GOMAXPROCS(0) - 1
+	}
+	p.max = max(1, writers)
 }
 
 // push queues a turn for s. After close it does nothing.

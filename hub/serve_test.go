@@ -3,6 +3,7 @@ package hub
 import (
 	"bytes"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -238,5 +239,16 @@ func TestMatchPanicEndsOnlyItsStream(t *testing.T) {
 	h.Dispatch(delivery(1), "t")
 	if n, _ := good.Queued(); n != 1 || bad.Reason() != EndPanic {
 		t.Fatalf("good got %d, bad ended for %v", n, bad.Reason())
+	}
+}
+
+// TestWritersBound: Config.Writers bounds the writer goroutines; without
+// it they are GOMAXPROCS-1, at least one.
+func TestWritersBound(t *testing.T) {
+	if h := New(Config{Writers: 3}); h.pool.max != 3 {
+		t.Errorf("Writers 3: %d writers", h.pool.max)
+	}
+	if h, want := New(Config{}), max(1, runtime.GOMAXPROCS(0)-1); h.pool.max != want {
+		t.Errorf("default: %d writers, want %d", h.pool.max, want)
 	}
 }

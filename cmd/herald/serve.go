@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -218,7 +219,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 		scheme = "https"
 	}
 	started := time.Now()
+	writers := procs()
 	log.Info("herald starting", "url", scheme+"://"+rawLn.Addr().String(), "ready", false,
+		"procs", runtime.GOMAXPROCS(0), "stream_writers", writers,
 		"note", "not ready yet: the API answers 503 with Retry-After until the \"herald listening\" line")
 	publicURL, err := listenPublicURL(o.publicURL, scheme, rawLn.Addr())
 	if err != nil {
@@ -251,6 +254,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
 		MaxStreamsPerKey: o.limits.maxStreamsPerKey, RateWrites: o.limits.rateWrites,
 		RateLogins: o.limits.rateLogins, RateAuthFailures: o.limits.rateAuthFailures, Listener: ln,
+		Writers: writers,
 	}
 	o.compat.apply(&cfg)
 	a := api.New(cfg, st, log)
