@@ -9,9 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -55,38 +55,26 @@ func openCentrifugo(ctx context.Context, o *Options, keepalive time.Duration) (*
 	if script == "" {
 		script = "scripts/centrifugo/run.sh"
 	}
-	if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Errorf("centrifugo peer: %w (give --centrifugo-script, or run from the repository root)", err)
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	t.prefix, err = os.MkdirTemp("", "centrifugo-bench-")
-	if err != nil {
-		return nil, err
+	var stderr tailBuffer
+	var w io.Writer = &stderr
+	if o.Verbose != nil {
+		w = teeWriter{o.Verbose, &stderr}
 	}
 	// Centrifugo's ping interval is whole seconds here (its connect reply
 	// states it in seconds).
 	ka := max(int((keepalive+time.Second/2)/time.Second), 1)
-	args := []string{script, "--port", strconv.Itoa(port), "--keepalive", strconv.Itoa(ka),
-		"--prefix", t.prefix, "--secret", secret, "--api-key", t.apiKey}
-	if o.CentrifugoBinary != "" {
-		args = append(args, "--bin", o.CentrifugoBinary)
-	}
-	t.cmd = exec.Command("bash", args...)
-	var stderr tailBuffer
-	t.cmd.Stderr = &stderr
-	if o.Verbose != nil {
-		t.cmd.Stderr = teeWriter{o.Verbose, &stderr}
-	}
-	if err := t.cmd.Start(); err != nil {
-		os.RemoveAll(t.prefix)
+	host, err := t.start("centrifugo", script, w, func(port int, prefix string) []string {
+		args := []string{"--port", strconv.Itoa(port), "--keepalive", strconv.Itoa(ka),
+			"--prefix", prefix, "--secret", secret, "--api-key", t.apiKey}
+		if o.CentrifugoBinary != "" {
+			args = append(args, "--bin", o.CentrifugoBinary)
+		}
+		return args
+	})
+	if err != nil {
 		return nil, err
 	}
-	t.done = make(chan struct{})
-	go func() { _ = t.cmd.Wait(); close(t.done) }()
-	t.host = "127.0.0.1:" + strconv.Itoa(port)
+	t.host = host
 	pid := t.cmd.Process.Pid // the script execs centrifugo
 	t.use = pidUsage{pids: func() []int { return []int{pid} }, name: "centrifugo pid " + strconv.Itoa(pid)}
 	// The script may build Centrifugo first (scripts/centrifugo/build.sh):

@@ -37,6 +37,32 @@ type peerProcess struct {
 	prefix string
 }
 
+// start runs `bash script ARGS...` on a free loopback port with a fresh
+// scratch directory (args gets both) and returns the host:port it will
+// listen on. name labels errors and the directory.
+func (p *peerProcess) start(name, script string, stderr io.Writer, args func(port int, prefix string) []string) (string, error) {
+	if _, err := os.Stat(script); err != nil {
+		return "", fmt.Errorf("%s peer: %w (give --%s-script, or run from the repository root)", name, err, name)
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	if p.prefix, err = os.MkdirTemp("", name+"-bench-"); err != nil {
+		return "", err
+	}
+	p.cmd = exec.Command("bash", append([]string{script}, args(port, p.prefix)...)...)
+	p.cmd.Stderr = stderr
+	if err := p.cmd.Start(); err != nil {
+		os.RemoveAll(p.prefix)
+		p.cmd, p.prefix = nil, ""
+		return "", err
+	}
+	p.done = make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	return "127.0.0.1:" + strconv.Itoa(port), nil
+}
+
 // stop ends the process (SIGTERM, SIGKILL after 10 s) and removes the
 // scratch directory. For nginx, SIGQUIT would be the graceful stop, but
 // open streams hold it; SIGTERM (fast stop) is what ends a benchmark.
@@ -78,31 +104,14 @@ func openNchan(ctx context.Context, o *Options, keepalive time.Duration) (*nchan
 	if script == "" {
 		script = "scripts/nchan/run.sh"
 	}
-	if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Errorf("nchan peer: %w (give --nchan-script, or run from the repository root)", err)
-	}
-	port, err := freePort()
+	host, err := t.start("nchan", script, o.Verbose, func(port int, prefix string) []string {
+		return []string{"--port", strconv.Itoa(port), "--workers", strconv.Itoa(max(o.NchanWorkers, 1)),
+			"--keepalive", strconv.Itoa(max(int(keepalive/time.Second), 1)), "--prefix", prefix}
+	})
 	if err != nil {
 		return nil, err
 	}
-	t.prefix, err = os.MkdirTemp("", "nchan-bench-")
-	if err != nil {
-		return nil, err
-	}
-	ka := max(int(keepalive/time.Second), 1)
-	t.cmd = exec.Command("bash", script, "--port", strconv.Itoa(port), "--workers", strconv.Itoa(max(o.NchanWorkers, 1)),
-		"--keepalive", strconv.Itoa(ka), "--prefix", t.prefix)
-	t.cmd.Stdout, t.cmd.Stderr = nil, nil
-	if o.Verbose != nil {
-		t.cmd.Stderr = o.Verbose
-	}
-	if err := t.cmd.Start(); err != nil {
-		os.RemoveAll(t.prefix)
-		return nil, err
-	}
-	t.done = make(chan struct{})
-	go func() { _ = t.cmd.Wait(); close(t.done) }()
-	t.host = "127.0.0.1:" + strconv.Itoa(port)
+	t.host = host
 	pid := t.cmd.Process.Pid // the script execs nginx: this is the master
 	t.use = pidUsage{pids: func() []int { return processTree(pid) }, name: "nginx pid " + strconv.Itoa(pid) + " and workers"}
 	// The script may install packages first: allow for it.

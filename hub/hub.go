@@ -45,7 +45,7 @@ type Config struct {
 	MaxQueue int
 	// Writers is how many of the hub's writer goroutines may run at once;
 	// 0 means GOMAXPROCS-1 (at least 1). A process that runs more Go
-	// processors than it has cores (herald serve does: see Procs in
+	// processors than it has cores (herald serve does: see procs in
 	// cmd/herald) sets it from its cores.
 	Writers int
 	// Log receives panics of serve functions; nil discards.

@@ -171,7 +171,7 @@ func (v *Views) applyJobLocked(j lifecycle.Job, m *store.Msg) {
 	}
 	events := len(m.Record.Events)
 	for i, c := range m.Record.Commands {
-		p.cmds[jobNodeKey{j.Domain, j.ID, c.Node}] = CommandRef{Seq: m.Seq, Idx: uint32(events + i), Type: commandType(c.Type)}
+		p.cmds[jobNodeKey{j.Domain, j.ID, c.Node}] = CommandRef{Seq: m.Seq, Idx: uint32(events + i), Type: constant(c.Type, commandTypes)}
 	}
 	for n := range j.Nodes {
 		nk := nodeKey{j.Domain, n}

@@ -60,108 +60,40 @@ func sharedResult(p *string) *string {
 	return p
 }
 
-func sessionState(st lifecycle.SessionState) lifecycle.SessionState {
-	switch st {
-	case lifecycle.SessionEnqueued:
-		return lifecycle.SessionEnqueued
-	case lifecycle.SessionPreparing:
-		return lifecycle.SessionPreparing
-	case lifecycle.SessionPulling:
-		return lifecycle.SessionPulling
-	case lifecycle.SessionCreating:
-		return lifecycle.SessionCreating
-	case lifecycle.SessionStarted:
-		return lifecycle.SessionStarted
-	case lifecycle.SessionTerminating:
-		return lifecycle.SessionTerminating
-	case lifecycle.SessionTerminated:
-		return lifecycle.SessionTerminated
+// The statuses and command types a record may carry, so that the views
+// keep the package's strings instead of each record's decoded copies.
+var (
+	sessionStates = []lifecycle.SessionState{lifecycle.SessionEnqueued, lifecycle.SessionPreparing,
+		lifecycle.SessionPulling, lifecycle.SessionCreating, lifecycle.SessionStarted,
+		lifecycle.SessionTerminating, lifecycle.SessionTerminated}
+	jobStatuses = []lifecycle.JobStatus{lifecycle.JobNew, lifecycle.JobVoting, lifecycle.JobRunning,
+		lifecycle.JobComplete, lifecycle.JobQuorumFailed, lifecycle.JobTimedOut, lifecycle.JobAborted,
+		lifecycle.JobCrashed}
+	nodeStatuses = []lifecycle.NodeStatus{lifecycle.NodeNew, lifecycle.NodeReady, lifecycle.NodeRunning,
+		lifecycle.NodeSucceeded, lifecycle.NodeFailed, lifecycle.NodeAborted, lifecycle.NodeUnavailable,
+		lifecycle.NodeNacked, lifecycle.NodeCrashed, lifecycle.NodeWasReady, lifecycle.NodeTimedOut}
+	taskStatuses = []lifecycle.TaskStatus{lifecycle.TaskRunning, lifecycle.TaskDone, lifecycle.TaskFailed,
+		lifecycle.TaskCancelled}
+	commandTypes = []string{lifecycle.CmdCommit, lifecycle.CmdRun, lifecycle.CmdAbort}
+)
+
+// constant returns the element of known equal to s, or s when none is.
+func constant[T ~string](s T, known []T) T {
+	for _, k := range known {
+		if k == s {
+			return k
+		}
 	}
-	return st
+	return s
 }
 
-func jobStatus(st lifecycle.JobStatus) lifecycle.JobStatus {
-	switch st {
-	case lifecycle.JobNew:
-		return lifecycle.JobNew
-	case lifecycle.JobVoting:
-		return lifecycle.JobVoting
-	case lifecycle.JobRunning:
-		return lifecycle.JobRunning
-	case lifecycle.JobComplete:
-		return lifecycle.JobComplete
-	case lifecycle.JobQuorumFailed:
-		return lifecycle.JobQuorumFailed
-	case lifecycle.JobTimedOut:
-		return lifecycle.JobTimedOut
-	case lifecycle.JobAborted:
-		return lifecycle.JobAborted
-	case lifecycle.JobCrashed:
-		return lifecycle.JobCrashed
-	}
-	return st
-}
-
-func nodeStatus(st lifecycle.NodeStatus) lifecycle.NodeStatus {
-	switch st {
-	case lifecycle.NodeNew:
-		return lifecycle.NodeNew
-	case lifecycle.NodeReady:
-		return lifecycle.NodeReady
-	case lifecycle.NodeRunning:
-		return lifecycle.NodeRunning
-	case lifecycle.NodeSucceeded:
-		return lifecycle.NodeSucceeded
-	case lifecycle.NodeFailed:
-		return lifecycle.NodeFailed
-	case lifecycle.NodeAborted:
-		return lifecycle.NodeAborted
-	case lifecycle.NodeUnavailable:
-		return lifecycle.NodeUnavailable
-	case lifecycle.NodeNacked:
-		return lifecycle.NodeNacked
-	case lifecycle.NodeCrashed:
-		return lifecycle.NodeCrashed
-	case lifecycle.NodeWasReady:
-		return lifecycle.NodeWasReady
-	case lifecycle.NodeTimedOut:
-		return lifecycle.NodeTimedOut
-	}
-	return st
-}
-
-func taskStatus(st lifecycle.TaskStatus) lifecycle.TaskStatus {
-	switch st {
-	case lifecycle.TaskRunning:
-		return lifecycle.TaskRunning
-	case lifecycle.TaskDone:
-		return lifecycle.TaskDone
-	case lifecycle.TaskFailed:
-		return lifecycle.TaskFailed
-	case lifecycle.TaskCancelled:
-		return lifecycle.TaskCancelled
-	}
-	return st
-}
-
-// commandType returns a command's type as the package constant.
-func commandType(t string) string {
-	switch t {
-	case lifecycle.CmdCommit:
-		return lifecycle.CmdCommit
-	case lifecycle.CmdRun:
-		return lifecycle.CmdRun
-	case lifecycle.CmdAbort:
-		return lifecycle.CmdAbort
-	}
-	return t
-}
+func nodeStatus(st lifecycle.NodeStatus) lifecycle.NodeStatus { return constant(st, nodeStatuses) }
 
 func (v *Views) shareSessionLocked(s *lifecycle.Session) {
 	s.Domain = v.strs.get(s.Domain)
 	s.OwnerAccessKey = v.strs.get(s.OwnerAccessKey)
 	s.Group = v.strs.get(s.Group)
-	s.State = sessionState(s.State)
+	s.State = constant(s.State, sessionStates)
 	s.Result = sharedResult(s.Result)
 }
 
@@ -169,7 +101,7 @@ func (v *Views) shareTaskLocked(t *lifecycle.Task) {
 	t.Domain = v.strs.get(t.Domain)
 	t.Owner = v.strs.get(t.Owner)
 	t.Creator = v.strs.get(t.Creator)
-	t.Status = taskStatus(t.Status)
+	t.Status = constant(t.Status, taskStatuses)
 }
 
 // shareJobLocked makes a decoded job share its strings: the node list is
@@ -178,7 +110,7 @@ func (v *Views) shareTaskLocked(t *lifecycle.Task) {
 // keyed by those same strings, sized to what they hold.
 func (v *Views) shareJobLocked(j *lifecycle.Job) {
 	j.Domain = v.strs.get(j.Domain)
-	j.Status = jobStatus(j.Status)
+	j.Status = constant(j.Status, jobStatuses)
 	j.Spec.RequestedBy = v.strs.get(j.Spec.RequestedBy)
 	if len(j.Spec.Nodes) > 0 {
 		names := make([]string, len(j.Spec.Nodes))
