@@ -38,6 +38,9 @@ type Config struct {
 	// Writers is how many goroutines may write streams at once (hub.Config);
 	// 0 means GOMAXPROCS-1.
 	Writers int
+	// WriterNice runs the hub's writers that many nice steps below the
+	// rest of the process (hub.Config); 0 leaves them at its priority.
+	WriterNice int
 	// HandlerWrites keeps every stream on its handler goroutine instead of
 	// handing HTTP/1.1 streams to the hub's writers (for comparison and
 	// tests; TLS and HTTP/2 streams always stay on their handler).
@@ -176,7 +179,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *API {
 		cfg.ReplayCache = DefaultReplayCache
 	}
 	a := &API{cfg: cfg, log: log, store: st, views: views.New(), hub: hub.New(hub.Config{
-		MaxPendingBytes: cfg.MaxPendingBytes, MaxQueue: cfg.QueueSize, Writers: cfg.Writers, Log: log}), readyC: make(chan struct{})}
+		MaxPendingBytes: cfg.MaxPendingBytes, MaxQueue: cfg.QueueSize, Writers: cfg.Writers, WriterNice: cfg.WriterNice, Log: log}), readyC: make(chan struct{})}
 	a.clock = clock.Or(cfg.Clock)
 	a.gone = newGoneWatch(&a.wheel)
 	a.drained = make(chan struct{}, 1)

@@ -48,6 +48,13 @@ type Config struct {
 	// processors than it has cores (herald serve does: see procs in
 	// cmd/herald) sets it from its cores.
 	Writers int
+	// WriterNice is how many nice steps below the rest of the process
+	// the writers run bulk work: a fan-out to thousands of streams, or
+	// writers that cannot keep up (Linux; see writerPool.run and
+	// internal/threadprio). When the CPU is short, the kernel then runs
+	// the request path, the store and the dispatcher first. 0 keeps every
+	// turn at the process's priority.
+	WriterNice int
 	// Log receives panics of serve functions; nil discards.
 	Log *slog.Logger
 }
@@ -144,7 +151,7 @@ func New(cfg Config) *Hub {
 	}
 	h := &Hub{seed: maphash.MakeSeed(), byKey: map[string]*subList{},
 		maxBytes: cfg.MaxPendingBytes, maxQueue: cfg.MaxQueue, log: cfg.Log}
-	h.pool.init(h, cfg.Writers)
+	h.pool.init(h, cfg.Writers, cfg.WriterNice)
 	for i := range h.shards {
 		h.shards[i].subs = map[string]*topicSubs{}
 	}

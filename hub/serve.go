@@ -2,12 +2,15 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/herald-sse/herald/internal/seqwait"
+	"github.com/herald-sse/herald/internal/threadprio"
 )
 
 // Serve hands s to the hub's writers: instead of a goroutine blocking on
@@ -67,6 +70,17 @@ func (h *Hub) wake(s *Sub) {
 	}
 }
 
+// A writer's turns count as bulk work once defaultBulkTurns are queued (a
+// subscriber has at most one queued turn: an event on its way to over
+// 2,000 streams, some 10 ms of writes on the 2-core machine of
+// docs/benchmarks.md), or once it has been busy defaultBulkAfter (fewer
+// streams that each take long). A sweep of one event to a thousand
+// streams is neither: it is written at the process's priority.
+const (
+	defaultBulkTurns = 2048
+	defaultBulkAfter = 50 * time.Millisecond
+)
+
 // writerPool runs the serve functions of subscribers with a turn due,
 // first come first served, on at most max goroutines: one fewer than the
 // cores (Config.Writers; at least one), so a core stays free for the
@@ -82,8 +96,15 @@ type writerPool struct {
 	idle    int // writers waiting on work
 	writers int
 	max     int
-	closed  bool
-	wg      sync.WaitGroup
+	nice    int // steps below the process's priority (Config.WriterNice)
+	// A writer's turns are bulk work (see run) once bulkTurns are queued
+	// behind it, or once it took turns for bulkAfter without the queue
+	// running dry.
+	bulkTurns int
+	bulkAfter time.Duration
+	niceErr   sync.Once // a failure to lower it is logged once
+	closed    bool
+	wg        sync.WaitGroup
 
 	// Turns are numbered in the order they are queued: pushed counts the
 	// turns queued, taken the turns writers took (first come first
@@ -92,8 +113,10 @@ type writerPool struct {
 	taken        seqwait.Position // took, for WaitTurns (all of them once closed)
 }
 
-func (p *writerPool) init(h *Hub, writers int) {
+func (p *writerPool) init(h *Hub, writers, nice int) {
 	p.h = h
+	p.nice = nice
+	p.bulkTurns, p.bulkAfter = defaultBulkTurns, defaultBulkAfter
 	p.work.L = &p.mu
 	if writers <= 0 {
 		writers = runtime.GOMAXPROCS(0) - 1
@@ -120,19 +143,24 @@ func (p *writerPool) push(s *Sub) {
 	}
 }
 
-// next waits for a turn due and takes it; nil once the pool is closed and
-// no turn is left.
-func (p *writerPool) next() *Sub {
+// next takes the first turn due. When there is none it waits for one if
+// wait is set (waited reports that it did), else returns nil with waited
+// true. It returns nil, false once the pool is closed and no turn is left.
+func (p *writerPool) next(wait bool) (s *Sub, waited bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.head == len(p.ready) {
 		if p.closed {
-			return nil
+			return nil, false
 		}
+		if !wait {
+			return nil, true
+		}
+		waited = true
 		p.idle++
 		p.work.Wait()
 	}
-	s := p.ready[p.head]
+	s = p.ready[p.head]
 	p.ready[p.head] = nil
 	p.head++
 	p.took++
@@ -147,7 +175,14 @@ func (p *writerPool) next() *Sub {
 		clear(p.ready[k:])
 		p.ready, p.head = p.ready[:k], 0
 	}
-	return s
+	return s, waited
+}
+
+// queued is how many turns wait for a writer.
+func (p *writerPool) queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ready) - p.head
 }
 
 // Turns is the number of turns queued so far: once the writers took that
@@ -178,12 +213,66 @@ func (p *writerPool) close() {
 }
 
 // run is one writer, until the pool closes.
+//
+// It takes turns on a thread at the process's priority. Once the fan-out
+// is bulk work (thousands of streams' turns queued, or busy bulkAfter
+// without the queue running dry: writers that cannot keep up), it hands
+// on to a goroutine of its own locked to a thread nice steps lower
+// (Config.WriterNice), which takes turns until the queue is empty and
+// hands back. Only one of the two runs at a time. So when the CPU is
+// short, a write's acknowledgement goes before a long fan-out, while a
+// short one (an event to a thousand streams) is written at once, not
+// behind every thread its writes wake.
 func (p *writerPool) run() {
 	defer p.wg.Done()
-	for turns := 1; ; turns++ {
-		s := p.next()
-		if s == nil {
+	var bulk chan struct{} // to the niced goroutine: take over
+	var back chan bool     // from it: the queue ran dry (false: closed)
+	defer func() {
+		if bulk != nil {
+			close(bulk)
+			<-back
+		}
+	}()
+	for p.take(false) {
+		if bulk == nil {
+			bulk, back = make(chan struct{}), make(chan bool)
+			go p.runBulk(bulk, back)
+		}
+		bulk <- struct{}{}
+		if !<-back {
 			return
+		}
+	}
+}
+
+// runBulk is a writer's niced half (see run): its thread runs below the
+// rest and ends with it (the goroutine returns still locked to it).
+func (p *writerPool) runBulk(bulk <-chan struct{}, back chan<- bool) {
+	defer close(back)
+	if err := threadprio.Lower(p.nice); err != nil && !errors.Is(err, threadprio.ErrUnsupported) {
+		p.niceErr.Do(func() {
+			p.h.log.Warn("stream writers' bulk work runs at the process's priority", "err", err)
+		})
+	}
+	for range bulk {
+		back <- p.take(true)
+	}
+}
+
+// take runs turns. The writer's own half (bulk false) waits for turns
+// when there are none and returns true once it has been busy bulkAfter
+// (if the pool has a nice to hand on to); the niced half returns true
+// when the queue runs dry. Both return false once the pool is closed and
+// its turns are done.
+func (p *writerPool) take(bulk bool) bool {
+	busy := time.Now() // when the queue last ran dry
+	for turns := 1; ; turns++ {
+		s, waited := p.next(!bulk)
+		if s == nil {
+			return bulk && waited // the niced half: dry (not closed)
+		}
+		if waited {
+			busy, turns = time.Now(), 1 // a busy spell starts
 		}
 		s.turn.Store(turnRunning)
 		p.turn(s)
@@ -198,6 +287,9 @@ func (p *writerPool) run() {
 		// events keep coming and the next sweep carries them together.
 		if turns%16 == 0 {
 			runtime.Gosched()
+			if !bulk && p.nice > 0 && (p.queued() >= p.bulkTurns || time.Since(busy) >= p.bulkAfter) {
+				return true
+			}
 		}
 	}
 }

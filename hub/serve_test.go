@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/herald-sse/herald/internal/threadprio"
 )
 
 // served is a subscriber served by the hub's writers, recording what it
@@ -250,5 +253,205 @@ func TestWritersBound(t *testing.T) {
 	}
 	if h, want := New(Config{}), max(1, runtime.GOMAXPROCS(0)-1); h.pool.max != want {
 		t.Errorf("default: %d writers, want %d", h.pool.max, want)
+	}
+}
+
+// niceLog records the nice value of the thread each turn ran on, in order.
+type niceLog struct {
+	mu    sync.Mutex
+	nices []int
+}
+
+// record drains s and notes the current thread's nice value (from a
+// subscriber's serve function).
+func (l *niceLog) record(t *testing.T, s *Sub) {
+	for {
+		if _, ok := s.Next(); !ok {
+			break
+		}
+	}
+	n, err := threadprio.Nice()
+	if err != nil {
+		t.Error(err)
+	}
+	l.mu.Lock()
+	l.nices = append(l.nices, n)
+	l.mu.Unlock()
+}
+
+func (l *niceLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.nices)
+}
+
+func (l *niceLog) reset() {
+	l.mu.Lock()
+	l.nices = nil
+	l.mu.Unlock()
+}
+
+func (l *niceLog) snapshot() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int(nil), l.nices...)
+}
+
+// TestWriterNice: a writer takes short work at the process's priority;
+// once busy past bulkAfter it goes on from a thread Config.WriterNice
+// steps lower, and after the queue ran dry it is back at the process's
+// priority. Without WriterNice every turn runs at the process's priority.
+func TestWriterNice(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("threads have no nice value of their own here")
+	}
+	base := make(chan int, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		n, err := threadprio.Nice()
+		if err != nil {
+			t.Error(err)
+		}
+		base <- n
+	}()
+	b := <-base
+	if b > threadprio.MaxNice-4 {
+		t.Skipf("the test runs at nice %d: no room to lower by 4", b)
+	}
+	for _, steps := range []int{0, 4} {
+		h := New(Config{WriterNice: steps, Writers: 1})
+		h.pool.bulkTurns, h.pool.bulkAfter = 1<<30, 200*time.Millisecond
+		var log niceLog
+		var kicks, pause atomic.Int64 // turns still to ask for; how long each sleeps
+		subs := make([]*Sub, 8)
+		for i := range subs {
+			s := &Sub{Topic: "t", Key: "k"}
+			subs[i] = s
+			h.Subscribe(s)
+			h.Serve(s, func() {
+				log.record(t, s)
+				if kicks.Add(-1) >= 0 { // long work: each turn asks for another
+					time.Sleep(time.Duration(pause.Load()))
+					h.Kick(s)
+				}
+			})
+		}
+		phase := func(name string, kick int64, each time.Duration, dispatch uint64) []int {
+			t.Helper()
+			pause.Store(int64(each))
+			log.reset()
+			kicks.Store(kick)
+			h.Dispatch(delivery(dispatch), "t")
+			want := int(kick) + len(subs)
+			waitUntil(t, 10*time.Second, fmt.Sprintf("WriterNice %d, %s: every turn ran", steps, name), func() bool { return log.len() >= want })
+			time.Sleep(10 * time.Millisecond) // the queue runs dry
+			return log.snapshot()
+		}
+		atBase := func(name string, ns []int) {
+			t.Helper()
+			for i, n := range ns {
+				if n != b {
+					t.Fatalf("WriterNice %d, %s: turn %d ran at nice %d, want the process's %d", steps, name, i, n, b)
+				}
+			}
+		}
+		// 48 turns of 100 µs: more than the 16 turns between checks, far
+		// less than bulkAfter.
+		atBase("short work", phase("short work", 40, 100*time.Microsecond, 1))
+		long := phase("long work", 400, time.Millisecond, 2) // 400 ms busy
+		if steps == 0 {
+			atBase("long work", long)
+		} else {
+			lowered := 0
+			for _, n := range long {
+				switch n {
+				case b + steps:
+					lowered++
+				case b:
+				default:
+					t.Fatalf("long work: a turn ran at nice %d, want %d or %d", n, b, b+steps)
+				}
+			}
+			if lowered < len(long)/4 || long[len(long)-1] != b+steps {
+				t.Fatalf("long work: %d of %d turns ran lowered (the last at nice %d); want most, the last among them", lowered, len(long), long[len(long)-1])
+			}
+		}
+		atBase("short work after long", phase("short work after long", 40, 100*time.Microsecond, 3))
+		h.Close()
+	}
+}
+
+// TestWriterNiceQueued: once more turns than bulkTurns are queued, a
+// writer goes on lowered from its next check (every 16 turns) until the
+// queue is empty, while an event to fewer streams is written at the
+// process's priority throughout. A gate turn holds the one writer while
+// each event is dispatched, so the whole event is queued when it resumes.
+func TestWriterNiceQueued(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("threads have no nice value of their own here")
+	}
+	h := New(Config{WriterNice: 4, Writers: 1})
+	defer h.Close()
+	h.pool.bulkTurns, h.pool.bulkAfter = 32, time.Hour
+	var log niceLog
+	for i := range 24 + 64 {
+		s := &Sub{Topic: "few", Key: "k"} // 24 streams
+		if i >= 24 {
+			s.Topic = "many" // 64
+		}
+		h.Subscribe(s)
+		h.Serve(s, func() { log.record(t, s) })
+	}
+	gate := &Sub{Topic: "gate", Key: "k"}
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	var holding atomic.Bool
+	h.Subscribe(gate)
+	h.Serve(gate, func() {
+		for {
+			if _, ok := gate.Next(); !ok {
+				break
+			}
+		}
+		if holding.Load() {
+			held <- struct{}{}
+			<-release
+		}
+	})
+	// Serve ran each function once at the start: let those turns pass.
+	waitUntil(t, 10*time.Second, "the first turns", func() bool { return log.len() >= 24+64 })
+	time.Sleep(10 * time.Millisecond)
+	holding.Store(true)
+	run := func(topic string, want int) []int {
+		t.Helper()
+		log.reset()
+		h.Dispatch(delivery(1), "gate")
+		<-held // the writer is in the gate's turn
+		h.Dispatch(delivery(1), topic)
+		release <- struct{}{}
+		waitUntil(t, 10*time.Second, topic+": every turn ran", func() bool { return log.len() >= want })
+		return log.snapshot()
+	}
+	few := run("few", 24)
+	base := few[0]
+	for i, n := range few {
+		if n != base {
+			t.Fatalf("an event to 24 streams: turn %d at nice %d, want the process's %d", i, n, base)
+		}
+	}
+	if base > threadprio.MaxNice-4 {
+		t.Skipf("the test runs at nice %d: no room to lower by 4", base)
+	}
+	// The gate's turn is the writer's first after it waited, so its first
+	// check comes after 15 of the 64: 49 queued, lowered from then on.
+	many := run("many", 64)
+	for i, n := range many {
+		want := base
+		if i >= 15 {
+			want = base + 4
+		}
+		if n != want {
+			t.Fatalf("an event to 64 streams (bulkTurns 32): turn %d at nice %d, want %d (all: %v)", i, n, want, many)
+		}
 	}
 }

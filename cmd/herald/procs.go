@@ -25,3 +25,9 @@ func procs() (writers int) {
 	}
 	return max(1, n-1)
 }
+
+// defaultWriterNice is --writer-nice's default: the writers run bulk
+// fan-out 10 nice steps below the rest of the server (about a tenth of the
+// CPU share of a thread at the server's own priority; docs/decisions.md,
+// "Bulk fan-out below the rest").
+const defaultWriterNice = 10

@@ -47,6 +47,7 @@ type serveOpts struct {
 	replicas                                             int
 	maxPendingBytes                                      int64
 	shutdownSpread                                       time.Duration
+	writerNice                                           int
 	compat                                               compatOpts
 }
 
@@ -90,6 +91,7 @@ prints a superadmin token (also saved to <data>/bootstrap-token, mode 0600).`,
 	f.IntVar(&o.queueSize, "queue-size", 0, "deprecated: also bound the events queued per subscriber by count (0 = no count bound; --max-pending-bytes bounds them)")
 	_ = f.MarkDeprecated("queue-size", "streams are bounded in bytes now; use --max-pending-bytes (a count given here still applies)")
 	f.Int64Var(&o.maxPendingBytes, "max-pending-bytes", hub.DefaultMaxPendingBytes, "bytes a stream may owe its client (events queued plus written and not yet taken) before it is ended as slow; the client resumes by id")
+	f.IntVar(&o.writerNice, "writer-nice", defaultWriterNice, "nice steps below the rest of the server at which the stream writers run a fan-out to thousands of streams (Linux), so that when the CPU is short a write's acknowledgement goes first; 0 runs all fan-out at the server's priority (on a machine shared with CPU-bound work that should not slow it)")
 	f.IntVar(&o.replayCacheMB, "replay-cache-mb", api.DefaultReplayCache>>20, "MiB of recent events kept in memory for resuming clients, so they need not read the store (0 disables)")
 	f.StringVar(&o.publicURL, "public-url", "", "scheme://host[:port] of the Location, uri and Link URLs herald answers with (default: the scheme and the address it listens on; never the Host header)")
 	f.IntVar(&o.maxOpenJobs, "max-open-jobs", api.DefaultMaxOpenJobs, "push jobs: unfinished jobs one organization may have; past it a start is refused with 429 (0: no cap)")
@@ -180,6 +182,9 @@ func runServe(ctx context.Context, o serveOpts) error {
 	if o.maxPendingBytes < 4<<10 {
 		return fmt.Errorf("--max-pending-bytes %d: give at least 4096 (default %d)", o.maxPendingBytes, hub.DefaultMaxPendingBytes)
 	}
+	if o.writerNice < 0 || o.writerNice > 19 {
+		return fmt.Errorf("--writer-nice %d: give 0 (the server's priority) to 19 (the lowest); default %d", o.writerNice, defaultWriterNice)
+	}
 	if o.shutdownSpread < 0 {
 		return errors.New("--shutdown-spread must not be negative")
 	}
@@ -221,7 +226,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 	started := time.Now()
 	writers := procs()
 	log.Info("herald starting", "url", scheme+"://"+rawLn.Addr().String(), "ready", false,
-		"procs", runtime.GOMAXPROCS(0), "stream_writers", writers,
+		"procs", runtime.GOMAXPROCS(0), "stream_writers", writers, "writer_nice", o.writerNice,
 		"note", "not ready yet: the API answers 503 with Retry-After until the \"herald listening\" line")
 	publicURL, err := listenPublicURL(o.publicURL, scheme, rawLn.Addr())
 	if err != nil {
@@ -254,7 +259,7 @@ func runServe(ctx context.Context, o serveOpts) error {
 		VotingTimeout: o.votingTimeout, HeartbeatInterval: o.heartbeat,
 		MaxStreamsPerKey: o.limits.maxStreamsPerKey, RateWrites: o.limits.rateWrites,
 		RateLogins: o.limits.rateLogins, RateAuthFailures: o.limits.rateAuthFailures, Listener: ln,
-		Writers: writers,
+		Writers: writers, WriterNice: o.writerNice,
 	}
 	o.compat.apply(&cfg)
 	a := api.New(cfg, st, log)
