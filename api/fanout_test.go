@@ -138,6 +138,7 @@ func TestWriteWindowPerKey(t *testing.T) {
 	s := testutil.Start(t)
 	busy, quiet := s.CreateKey(t, "service", "default", nil, ""), s.CreateKey(t, "service", "default", nil, "")
 	task, other := newTask(t, s, busy.Token), newTask(t, s, quiet.Token)
+	before := scrapeMetrics(t, s)
 	g := holdFanOut(t, s)
 	progress := func(token, id string, n int) int {
 		st, b := post(t, s, token, "/v1/tasks/"+id+"/progress", fmt.Sprintf(`{"current_progress":%d}`, n))
@@ -175,5 +176,19 @@ func TestWriteWindowPerKey(t *testing.T) {
 		t.Logf("answered %v after the fan-out went on", at.Sub(released))
 	case <-ctx.Done():
 		t.Fatal("the held write was not answered after the fan-out went on")
+	}
+	// /metrics counts every one of those writes, and the one held back
+	// (over 0.5 s) in herald_write_held_seconds above 0.4096 s.
+	after := scrapeMetrics(t, s)
+	delta := func(name string) float64 { return after[name] - before[name] }
+	writes := float64(api.WriteWindow + 2)
+	if d := delta("herald_write_seconds_count"); d != writes {
+		t.Errorf("herald_write_seconds_count went up by %v, want %v", d, writes)
+	}
+	if d := delta("herald_write_held_seconds_count"); d != writes {
+		t.Errorf("herald_write_held_seconds_count went up by %v, want %v", d, writes)
+	}
+	if over := delta("herald_write_held_seconds_count") - delta(`herald_write_held_seconds_bucket{le="0.4096"}`); over != 1 {
+		t.Errorf("%v writes held over 0.4096 s, want 1", over)
 	}
 }

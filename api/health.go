@@ -74,6 +74,11 @@ type metrics struct {
 	reg          *prometheus.Registry
 	appended     prometheus.Counter
 	storeLatency prometheus.Histogram
+	// writeLatency: a write from its first store append to applied in the
+	// views (what its answer waited for, but its key's back-pressure);
+	// writeHeld: that back-pressure (keyTurn, fanout.go).
+	writeLatency prometheus.Histogram
+	writeHeld    prometheus.Histogram
 	quotaRefused *prometheus.CounterVec // by quota: open_jobs, running_tasks
 	// skippedApply counts records the views could not apply (engine.go);
 	// with the store's undecodable ones they make
@@ -88,11 +93,17 @@ func newMetrics(a *API) *metrics {
 	m.storeLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "herald_store_append_seconds", Help: "Latency of acknowledged store appends.",
 		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)})
+	m.writeLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "herald_write_seconds", Help: "Writes from the store append to applied, ready to answer (without herald_write_held_seconds).",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)})
+	m.writeHeld = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "herald_write_held_seconds", Help: "How long writes were held back after they were applied, until the fan-out of their access key's earlier writes reached the stream writers (a producer ahead of its own subscribers).",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)})
 	m.quotaRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "herald_quota_refused_total", Help: "Writes refused with 429 by a per-domain cap (--max-open-jobs, --max-running-tasks)."},
 		[]string{"quota"})
 	st := a.hub.Stats()
-	m.reg.MustRegister(m.appended, m.storeLatency, m.quotaRefused,
+	m.reg.MustRegister(m.appended, m.storeLatency, m.writeLatency, m.writeHeld, m.quotaRefused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "herald_sse_connections", Help: "Open SSE streams."},
 			func() float64 { return float64(a.streams.Load()) }),

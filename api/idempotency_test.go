@@ -1,13 +1,11 @@
 package api_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/herald-sse/herald/api"
@@ -86,25 +84,17 @@ func TestIdempotencyIndexBoundedUnderLoad(t *testing.T) {
 	}
 }
 
-// idemMetrics reads herald_idempotency_keys and herald_idempotency_bytes.
+// idemMetrics reads herald_idempotency_keys and herald_idempotency_bytes
+// (-1 when missing).
 func idemMetrics(t *testing.T, s *testutil.Server) (keys, bytes float64) {
 	t.Helper()
-	resp := s.Get(t, context.Background(), "/metrics", "", nil)
-	defer resp.Body.Close()
+	m := scrapeMetrics(t, s)
 	keys, bytes = -1, -1
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		f, _ := strconv.ParseFloat(val, 64)
-		switch name {
-		case "herald_idempotency_keys":
-			keys = f
-		case "herald_idempotency_bytes":
-			bytes = f
-		}
+	if v, ok := m["herald_idempotency_keys"]; ok {
+		keys = v
+	}
+	if v, ok := m["herald_idempotency_bytes"]; ok {
+		bytes = v
 	}
 	return keys, bytes
 }

@@ -218,7 +218,7 @@ func TestMetricsExposed(t *testing.T) {
 	for _, name := range []string{"herald_sse_connections", "herald_events_appended_total 1",
 		"herald_events_delivered_total", "herald_subscribers_ended_slow_total",
 		`herald_stream_disconnects_total{reason="slow"}`, `herald_stream_disconnects_total{reason="client_gone"}`, "herald_store_append_seconds_bucket",
-		"go_goroutines", "process_resident_memory_bytes"} {
+		"herald_write_seconds_bucket", "herald_write_held_seconds_bucket", "go_goroutines", "process_resident_memory_bytes"} {
 		if !strings.Contains(string(b), name) {
 			t.Errorf("/metrics lacks %q", name)
 		}

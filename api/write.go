@@ -232,11 +232,14 @@ func (a *API) commit(ctx context.Context, r *http.Request, k *auth.Key, decide f
 		if err := a.views.WaitFor(ctx, ack.Seq); err != nil {
 			return answer{}, unavailable(err)
 		}
+		applied := time.Now()
+		a.metrics.writeLatency.Observe(applied.Sub(start).Seconds())
 		if ack.Duplicate {
 			return a.answerAt(ctx, ack.Seq)
 		}
 		if k != nil && k.AccessKey != "" {
 			a.keyTurn(ctx, k.AccessKey, ack.Seq)
+			a.metrics.writeHeld.Observe(time.Since(applied).Seconds())
 		}
 		a.metrics.appended.Add(float64(len(ch.app.Record.Events)))
 		return a.final(ans, ack.Seq), nil
