@@ -12,3 +12,6 @@ func SetFanHook(a *API, f func(seq uint64)) {
 	}
 	a.fanHook.Store(&f)
 }
+
+// Applied is the last store sequence the views applied.
+func Applied(a *API) uint64 { return a.views.Applied() }
