@@ -70,12 +70,15 @@ func (a *API) storeUnhealthy(ctx context.Context) string {
 	return "store cannot append"
 }
 
+// latencyBuckets are the histograms' buckets: 50 µs doubling to 1.6 s.
+var latencyBuckets = prometheus.ExponentialBuckets(0.00005, 2, 16)
+
 type metrics struct {
 	reg          *prometheus.Registry
 	appended     prometheus.Counter
 	storeLatency prometheus.Histogram
-	// writeLatency: a write from its first store append to applied in the
-	// views (what its answer waited for, but its key's back-pressure);
+	// writeLatency: a write from its (last) store append to applied in
+	// the views (what its answer waited for, but its key's back-pressure);
 	// writeHeld: that back-pressure (keyTurn, fanout.go).
 	writeLatency prometheus.Histogram
 	writeHeld    prometheus.Histogram
@@ -92,13 +95,13 @@ func newMetrics(a *API) *metrics {
 		Name: "herald_events_appended_total", Help: "SSE events appended to the store by this process."})
 	m.storeLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "herald_store_append_seconds", Help: "Latency of acknowledged store appends.",
-		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)})
+		Buckets: latencyBuckets})
 	m.writeLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "herald_write_seconds", Help: "Writes from the store append to applied, ready to answer (without herald_write_held_seconds).",
-		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)})
+		Buckets: latencyBuckets})
 	m.writeHeld = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "herald_write_held_seconds", Help: "How long writes were held back after they were applied, until the fan-out of their access key's earlier writes reached the stream writers (a producer ahead of its own subscribers).",
-		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16)})
+		Buckets: latencyBuckets})
 	m.quotaRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "herald_quota_refused_total", Help: "Writes refused with 429 by a per-domain cap (--max-open-jobs, --max-running-tasks)."},
 		[]string{"quota"})

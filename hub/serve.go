@@ -260,10 +260,10 @@ func (p *writerPool) runBulk(bulk <-chan struct{}, back chan<- bool) {
 }
 
 // take runs turns. The writer's own half (bulk false) waits for turns
-// when there are none and returns true once it has been busy bulkAfter
-// (if the pool has a nice to hand on to); the niced half returns true
-// when the queue runs dry. Both return false once the pool is closed and
-// its turns are done.
+// when there are none and returns true once its turns are bulk work (see
+// run; only if the pool has a nice to hand on to); the niced half returns
+// true when the queue runs dry. Both return false once the pool is closed
+// and its turns are done.
 func (p *writerPool) take(bulk bool) bool {
 	busy := time.Now() // when the queue last ran dry
 	for turns := 1; ; turns++ {
