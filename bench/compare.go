@@ -14,8 +14,10 @@ type CompareConfig struct {
 	// Peers, its first build takes minutes).
 	Peers []string
 	// Fanout cases (default: 1,000 and 10,000 subscribers with one
-	// sequential publisher as fast as it goes for 5 s, and 1,000
-	// subscribers at 20 events/s for 10 s).
+	// sequential publisher as fast as it goes for 5 s, 1,000 subscribers
+	// at 20 events/s and 10,000 at 25 events/s for 10 s each). The
+	// fixed-rate cases give every server the same load, so their latency
+	// and CPU compare builds whose maximum rates differ.
 	Fanout []FanoutConfig
 	// Idle case (default 19,000 connections, keepalive 5 s); Conns < 0
 	// leaves it out.
@@ -30,6 +32,7 @@ func DefaultCompare() CompareConfig {
 			{Subscribers: 1000, Duration: 5 * time.Second},
 			{Subscribers: 10000, Duration: 5 * time.Second},
 			{Subscribers: 1000, Rate: 20, Duration: 10 * time.Second},
+			{Subscribers: 10000, Rate: 25, Duration: 10 * time.Second},
 		},
 		Idle: IdleConfig{Conns: 19000},
 	}

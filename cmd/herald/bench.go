@@ -383,13 +383,19 @@ func newBenchCompareCmd(b *benchOpts) *cobra.Command {
 	var duration time.Duration
 	cmd := &cobra.Command{
 		Use:   "compare",
-		Short: "herald vs nchan and Centrifugo: fanout at 1,000 and 10,000 subscribers, latency at 20 events/s, 19,000 idle",
+		Short: "herald vs nchan and Centrifugo: fanout to 1,000 and 10,000 subscribers at full speed and at a fixed rate, 19,000 idle",
 		Long: `Runs the cases of docs/benchmarks.md against herald and nchan, or the
 --peers given (herald, nchan, centrifugo: Centrifugo's first build from the
 Go module proxy takes minutes), --runs times each, interleaving the peers
 run by run, and prints a Markdown table of the medians with herald's
 advantage over each other peer (its throughput divided by the peer's, or
-the peer's cost divided by herald's).`,
+the peer's cost divided by herald's).
+
+The cases: fanout to 1,000 and to 10,000 subscribers from one publisher
+as fast as it is acknowledged (--duration), 1,000 subscribers at 20
+events/s and 10,000 at 25 events/s (10 s each; the same load for every
+server, so latency and CPU per delivery compare servers or builds whose
+maximum rates differ), and --idle-conns idle streams.`,
 		Example: `  herald bench compare --runs 5
   herald bench compare --runs 1 --idle-conns 2000 --duration 2s   # quick look
   herald bench compare --runs 3 --peers herald,nchan,centrifugo`,
