@@ -200,12 +200,21 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 		return nil, fmt.Errorf("warm-up: only %d of %d subscribers received the first event in 30s", poolA.received(), c.Subscribers)
 	}
 
-	// Phase 1: B alone.
+	// Phase 1: B alone. B's verifying subscriber times each of B's
+	// events from when it was sent: how long B's own subscribers wait
+	// for it in each phase.
+	verifyB.lat.Store(newHist())
 	idle, err := phaseB(ctx, b, c, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("B, A idle: %w", err)
 	}
 	wantB.merge(idle.load.acked)
+	// Every phase-1 event reaches B's subscriber before phase 2's
+	// histogram starts, so each phase counts its own events.
+	if !verifyB.waitAll(ctx, wantB.n, isolationVerify, nil) {
+		return nil, fmt.Errorf("B's verifying subscriber received %d of B's %d writes with A idle within %v", verifyB.received(), wantB.n, isolationVerify)
+	}
+	deliverIdle := verifyB.lat.Swap(newHist())
 
 	// Phase 2: A fans out at full speed; once it is under way, B writes
 	// as in phase 1.
@@ -245,6 +254,7 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 	completeA := poolA.waitAll(ctx, wantA.n, c.Drain, bar)
 	bar.Done()
 	completeB := verifyB.waitAll(ctx, wantB.n, isolationVerify, nil)
+	deliverLoaded := verifyB.lat.Load()
 	tEnd := poolA.lastReceive()
 	recvd := poolA.received() - got0
 	if ended1, err := scrape(srv.base, endedSlowMetric); err == nil && endedErr == nil {
@@ -277,6 +287,15 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 		p99sent[i] = ms(qs[0])
 		r.add("B ack p99 from send, "+ph.name, p99sent[i], "ms")
 		r.add("B writes held back, "+ph.name, float64(ph.p.load.heldBack), "")
+	}
+	// B's delivery latency: from B's send to B's subscriber, per phase.
+	for _, ph := range []struct {
+		name string
+		h    *hist
+	}{{"A idle", deliverIdle}, {"A fanning out", deliverLoaded}} {
+		_, q := ph.h.quantiles(0.5, 0.99)
+		r.add("B delivery p50, "+ph.name, ms(q[0]), "ms")
+		r.add("B delivery p99, "+ph.name, ms(q[1]), "ms")
 	}
 	ratio := 0.0
 	if p99[0] > 0 {

@@ -82,6 +82,11 @@ func checkIsolationSmoke(t *testing.T, c IsolationConfig) *Result {
 		if v := metric(t, r, "B writes held back, "+ph); v < 0 || v > want {
 			t.Errorf("B writes held back, %s: %v of %v", ph, v, want)
 		}
+		// B's subscriber timed B's events of this phase: an event is
+		// delivered after it is sent, and within the phase's drain.
+		if d50, d99 := metric(t, r, "B delivery p50, "+ph), metric(t, r, "B delivery p99, "+ph); !(0 < d50 && d50 <= d99 && d99 < 10000) {
+			t.Errorf("B delivery, %s: p50 %v, p99 %v ms", ph, d50, d99)
+		}
 	}
 	ratio := metric(t, r, "B ack p99 loaded/idle")
 	if d := ratio - metric(t, r, "B ack p99, A fanning out")/metric(t, r, "B ack p99, A idle"); d > 1e-9 || d < -1e-9 {
