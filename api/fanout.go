@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/herald-sse/herald/hub"
 	"github.com/herald-sse/herald/store"
 )
 
@@ -48,11 +49,11 @@ const (
 type fanLog struct {
 	mu    sync.Mutex
 	seq   [fanMarks]uint64
-	turns [fanMarks]uint64
+	turns [fanMarks]hub.Mark
 	n     int // entries written; entry i is at i % fanMarks
 }
 
-func (l *fanLog) add(seq, turns uint64) {
+func (l *fanLog) add(seq uint64, turns hub.Mark) {
 	l.mu.Lock()
 	l.seq[l.n%fanMarks], l.turns[l.n%fanMarks] = seq, turns
 	l.n++
@@ -62,13 +63,13 @@ func (l *fanLog) add(seq, turns uint64) {
 // turnsAfter is the writers' turn count right after the dispatch of the
 // record at seq, or of the first record after it; false when that is no
 // longer remembered (or not dispatched yet).
-func (l *fanLog) turnsAfter(seq uint64) (uint64, bool) {
+func (l *fanLog) turnsAfter(seq uint64) (hub.Mark, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lo := max(0, l.n-fanMarks)
 	k := sort.Search(l.n-lo, func(i int) bool { return l.seq[(lo+i)%fanMarks] >= seq })
 	if k == l.n-lo || (k == 0 && lo > 0 && l.seq[lo%fanMarks] > seq) {
-		return 0, false
+		return hub.Mark{}, false
 	}
 	return l.turns[(lo+k)%fanMarks], true
 }

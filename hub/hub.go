@@ -73,6 +73,7 @@ type Hub struct {
 	log      *slog.Logger
 	stats    Stats
 	pool     writerPool
+	bulkSubs int // a topic with more subscribers queues in the bulk lane (defaultBulkDispatch)
 	hist     history
 }
 
@@ -152,6 +153,7 @@ func New(cfg Config) *Hub {
 	h := &Hub{seed: maphash.MakeSeed(), byKey: map[string]*subList{},
 		maxBytes: cfg.MaxPendingBytes, maxQueue: cfg.MaxQueue, log: cfg.Log}
 	h.pool.init(h, cfg.Writers, cfg.WriterNice)
+	h.bulkSubs = defaultBulkDispatch
 	for i := range h.shards {
 		h.shards[i].subs = map[string]*topicSubs{}
 	}
@@ -264,19 +266,25 @@ func (h *Hub) Dispatch(d *Delivery, topics ...string) {
 		sh := h.shard(t)
 		sh.mu.RLock()
 		if ts := sh.subs[t]; ts != nil && len(ts.subs) > 0 {
+			// A topic's large fan-out waits in the bulk lane, behind
+			// everyone's small ones (see lanePrompt).
+			lane := lanePrompt
+			if len(ts.subs) > h.bulkSubs {
+				lane = laneBulk
+			}
 			// Start at a different subscriber each time, so none is always
 			// the last woken.
 			k := int(d.Seq % uint64(len(ts.subs)))
-			h.deliver(d, ts.subs[k:], &n)
-			h.deliver(d, ts.subs[:k], &n)
+			h.deliver(d, ts.subs[k:], lane, &n)
+			h.deliver(d, ts.subs[:k], lane, &n)
 		}
 		sh.mu.RUnlock()
 	}
 }
 
-// deliver queues d to each of subs whose Match accepts it (Dispatch); n
-// counts the subscribers visited by the dispatch.
-func (h *Hub) deliver(d *Delivery, subs []*Sub, n *int) {
+// deliver queues d to each of subs whose Match accepts it (Dispatch),
+// their turns in lane; n counts the subscribers visited by the dispatch.
+func (h *Hub) deliver(d *Delivery, subs []*Sub, lane int, n *int) {
 	for _, s := range subs {
 		// A fan-out to thousands runs for milliseconds: let the
 		// goroutines it shares the processors with (a write's
@@ -290,7 +298,7 @@ func (h *Hub) deliver(d *Delivery, subs []*Sub, n *int) {
 		if s.push(d, h.maxBytes, h.maxQueue) {
 			h.stats.Delivered.Add(1)
 			if s.serve.Load() != nil {
-				h.wake(s)
+				h.wake(s, lane)
 			}
 			continue
 		}

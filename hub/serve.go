@@ -30,7 +30,7 @@ import (
 // writer goes on.
 func (h *Hub) Serve(s *Sub, fn func()) {
 	s.serve.Store(&fn)
-	h.wake(s)
+	h.wake(s, lanePrompt)
 }
 
 // Kick asks for s's serve function to run even with nothing queued (a
@@ -38,7 +38,7 @@ func (h *Hub) Serve(s *Sub, fn func()) {
 // subscriber that is not served.
 func (h *Hub) Kick(s *Sub) {
 	if s.serve.Load() != nil {
-		h.wake(s)
+		h.wake(s, int(s.lane.Load()))
 	}
 }
 
@@ -50,14 +50,17 @@ const (
 	turnAgain                // runs, and was woken meanwhile: queue again after
 )
 
-// wake queues s for a turn unless it is queued already; if its serve
-// function is running, it runs again after.
-func (h *Hub) wake(s *Sub) {
+// wake queues s for a turn in lane unless it is queued already; if its
+// serve function is running, it runs again after (in lane).
+func (h *Hub) wake(s *Sub, lane int) {
+	if int(s.lane.Load()) != lane {
+		s.lane.Store(int32(lane))
+	}
 	for {
 		switch st := s.turn.Load(); st {
 		case turnIdle:
 			if s.turn.CompareAndSwap(turnIdle, turnQueued) {
-				h.pool.push(s)
+				h.pool.push(s, lane)
 				return
 			}
 		case turnRunning:
@@ -81,18 +84,76 @@ const (
 	defaultBulkAfter = 50 * time.Millisecond
 )
 
+// Turns wait in two lanes. A dispatch to a topic with more than
+// defaultBulkDispatch subscribers queues their turns in the bulk lane, a
+// smaller one in the prompt lane, which the writers take first: one
+// tenant's event to ten thousand streams does not hold up another
+// tenant's event to a few, which used to wait for the whole sweep
+// (hundreds of ms, docs/benchmarks.md). A stream's first turn is prompt;
+// a Kick (a keepalive, a blocked write that finished, its end) queues in
+// the lane of its latest dispatch. So that bulk work never stalls behind
+// a steady stream of prompt turns, a writer takes one bulk turn after
+// every promptBurst prompt ones while both lanes have turns. Only bulk
+// turns are lowered (see run): prompt ones run at the process's
+// priority.
+const (
+	lanePrompt = iota
+	laneBulk
+	lanes
+
+	defaultBulkDispatch = 512
+	promptBurst         = 64
+)
+
+// Mark is a point in the writers' turns (Turns): how many turns each
+// lane had queued.
+type Mark [lanes]uint64
+
+// lane is one first-come-first-served queue of turns. pushed counts the
+// turns queued, took those the writers took: every turn up to took was
+// taken.
+type lane struct {
+	ready        []*Sub
+	head         int
+	pushed, took uint64
+	taken        seqwait.Position // took, for WaitTurns (all of them once closed)
+}
+
+func (l *lane) len() int { return len(l.ready) - l.head }
+
+// pop takes l's first turn; l has one.
+func (l *lane) pop(closed bool) *Sub {
+	s := l.ready[l.head]
+	l.ready[l.head] = nil
+	l.head++
+	l.took++
+	if !closed {
+		l.taken.Advance(l.took)
+	}
+	switch {
+	case l.head == len(l.ready):
+		l.ready, l.head = l.ready[:0], 0
+	case l.head > 4096 && l.head > len(l.ready)/2:
+		k := copy(l.ready, l.ready[l.head:])
+		clear(l.ready[k:])
+		l.ready, l.head = l.ready[:k], 0
+	}
+	return s
+}
+
 // writerPool runs the serve functions of subscribers with a turn due,
-// first come first served, on at most max goroutines: one fewer than the
-// cores (Config.Writers; at least one), so a core stays free for the
-// producers, the store and the dispatcher that feed them; a sweep over many streams then carries
-// every event that arrived meanwhile. Writers start on demand and stop at
+// first come first served within each lane (prompt before bulk), on at
+// most max goroutines: one fewer than the cores (Config.Writers; at least
+// one), so a core stays free for the producers, the store and the
+// dispatcher that feed them; a sweep over many streams then carries every
+// event that arrived meanwhile. Writers start on demand and stop at
 // close, which waits for them.
 type writerPool struct {
 	h       *Hub
 	mu      sync.Mutex
 	work    sync.Cond // writers wait for turns
-	ready   []*Sub
-	head    int
+	lane    [lanes]lane
+	burst   int // prompt turns taken in a row while bulk ones waited
 	idle    int // writers waiting on work
 	writers int
 	max     int
@@ -105,12 +166,6 @@ type writerPool struct {
 	niceErr   sync.Once // a failure to lower it is logged once
 	closed    bool
 	wg        sync.WaitGroup
-
-	// Turns are numbered in the order they are queued: pushed counts the
-	// turns queued, taken the turns writers took (first come first
-	// served, so every turn up to taken was taken).
-	pushed, took uint64
-	taken        seqwait.Position // took, for WaitTurns (all of them once closed)
 }
 
 func (p *writerPool) init(h *Hub, writers, nice int) {
@@ -124,15 +179,16 @@ func (p *writerPool) init(h *Hub, writers, nice int) {
 	p.max = max(1, writers)
 }
 
-// push queues a turn for s. After close it does nothing.
-func (p *writerPool) push(s *Sub) {
+// push queues a turn for s in lane. After close it does nothing.
+func (p *writerPool) push(s *Sub, lane int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return
 	}
-	p.ready = append(p.ready, s)
-	p.pushed++
+	l := &p.lane[lane]
+	l.ready = append(l.ready, s)
+	l.pushed++
 	if p.idle > 0 {
 		p.idle--
 		p.work.Signal()
@@ -145,67 +201,82 @@ func (p *writerPool) push(s *Sub) {
 
 // next takes the first turn due. When there is none it waits for one if
 // wait is set (waited reports that it did), else returns nil with waited
-// true. It returns nil, false once the pool is closed and no turn is left.
+// true; so it does too, without wait, when a prompt turn is due (the
+// lowered half hands those back). It returns nil, false once the pool is
+// closed and no turn is left.
 func (p *writerPool) next(wait bool) (s *Sub, waited bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.head == len(p.ready) {
-		if p.closed {
+	prompt, bulk := &p.lane[lanePrompt], &p.lane[laneBulk]
+	for p.queuedLocked() == 0 || (!wait && prompt.len() > 0) {
+		if p.closed && p.queuedLocked() == 0 {
 			return nil, false
 		}
 		if !wait {
+			// The lowered half (see run) leaves prompt turns to the
+			// writer's own half, at the process's priority: it stops
+			// as if the queue ran dry.
 			return nil, true
 		}
 		waited = true
 		p.idle++
 		p.work.Wait()
 	}
-	s = p.ready[p.head]
-	p.ready[p.head] = nil
-	p.head++
-	p.took++
-	if !p.closed {
-		p.taken.Advance(p.took)
-	}
 	switch {
-	case p.head == len(p.ready):
-		p.ready, p.head = p.ready[:0], 0
-	case p.head > 4096 && p.head > len(p.ready)/2:
-		k := copy(p.ready, p.ready[p.head:])
-		clear(p.ready[k:])
-		p.ready, p.head = p.ready[:k], 0
+	case bulk.len() == 0:
+		p.burst = 0
+		return prompt.pop(p.closed), waited
+	case prompt.len() == 0 || p.burst >= promptBurst:
+		p.burst = 0
+		return bulk.pop(p.closed), waited
+	default:
+		p.burst++
+		return prompt.pop(p.closed), waited
 	}
-	return s, waited
 }
 
-// queued is how many turns wait for a writer.
-func (p *writerPool) queued() int {
+func (p *writerPool) queuedLocked() int {
+	return p.lane[lanePrompt].len() + p.lane[laneBulk].len()
+}
+
+// bulkDue reports whether a writer busy since busy should hand its turns
+// to its lowered half (see run): bulk turns are queued, and bulkTurns in
+// all, or it has been busy bulkAfter.
+func (p *writerPool) bulkDue(busy time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.ready) - p.head
+	return p.lane[laneBulk].len() > 0 && (p.queuedLocked() >= p.bulkTurns || time.Since(busy) >= p.bulkAfter)
 }
 
-// Turns is the number of turns queued so far: once the writers took that
-// many (WaitWriters), every subscriber that had deliveries queued when
-// Turns was read has had its turn start, and took them.
-func (h *Hub) Turns() uint64 {
+// Turns is the point the writers' turns are at: once they took every turn
+// queued up to it (WaitTurns), every subscriber that had deliveries queued
+// when Turns was read has had its turn start, and took them.
+func (h *Hub) Turns() Mark {
 	h.pool.mu.Lock()
 	defer h.pool.mu.Unlock()
-	return h.pool.pushed
+	return Mark{h.pool.lane[lanePrompt].pushed, h.pool.lane[laneBulk].pushed}
 }
 
-// WaitTurns waits until the writers took mark turns (see Turns), or ctx
-// ends: the fan-out of what was dispatched before mark was read is
-// written, or being written. After close it returns at once.
-func (h *Hub) WaitTurns(ctx context.Context, mark uint64) error {
-	return h.pool.taken.Wait(ctx, mark)
+// WaitTurns waits until the writers took every turn queued up to mark
+// (see Turns), or ctx ends: the fan-out of what was dispatched before
+// mark was read is written, or being written. After close it returns at
+// once.
+func (h *Hub) WaitTurns(ctx context.Context, mark Mark) error {
+	for i := range mark {
+		if err := h.pool.lane[i].taken.Wait(ctx, mark[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // close stops the writers once the turns due are run, and waits for them.
 func (p *writerPool) close() {
 	p.mu.Lock()
 	p.closed = true
-	p.taken.Advance(^uint64(0)) // nobody waits for writers that are gone
+	for i := range p.lane {
+		p.lane[i].taken.Advance(^uint64(0)) // nobody waits for writers that are gone
+	}
 	p.idle = 0
 	p.work.Broadcast()
 	p.mu.Unlock()
@@ -277,17 +348,17 @@ func (p *writerPool) take(bulk bool) bool {
 		s.turn.Store(turnRunning)
 		p.turn(s)
 		if !s.turn.CompareAndSwap(turnRunning, turnIdle) {
-			// Woken while it ran: to the back of the line, so one busy
+			// Woken while it ran: to the back of its lane, so one busy
 			// stream does not keep a writer from the others.
 			s.turn.Store(turnQueued)
-			p.push(s)
+			p.push(s, int(s.lane.Load()))
 		}
 		// A sweep over thousands of streams is back-to-back writes: let
 		// the producers, the store and the dispatcher in between, so new
 		// events keep coming and the next sweep carries them together.
 		if turns%16 == 0 {
 			runtime.Gosched()
-			if !bulk && p.nice > 0 && (p.queued() >= p.bulkTurns || time.Since(busy) >= p.bulkAfter) {
+			if !bulk && p.nice > 0 && p.bulkDue(busy) {
 				return true
 			}
 		}

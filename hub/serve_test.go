@@ -322,6 +322,7 @@ func TestWriterNice(t *testing.T) {
 	for _, steps := range []int{0, 4} {
 		h := New(Config{WriterNice: steps, Writers: 1})
 		h.pool.bulkTurns, h.pool.bulkAfter = 1<<30, 200*time.Millisecond
+		h.bulkSubs = 4 // the 8 streams' turns are bulk work
 		var log niceLog
 		var kicks, pause atomic.Int64 // turns still to ask for; how long each sleeps
 		subs := make([]*Sub, 8)
@@ -394,6 +395,7 @@ func TestWriterNiceQueued(t *testing.T) {
 	h := New(Config{WriterNice: 4, Writers: 1})
 	defer h.Close()
 	h.pool.bulkTurns, h.pool.bulkAfter = 32, time.Hour
+	h.bulkSubs = 32 // "many" queues in the bulk lane, "few" in the prompt one
 	var log niceLog
 	for i := range 24 + 64 {
 		s := &Sub{Topic: "few", Key: "k"} // 24 streams
@@ -403,32 +405,16 @@ func TestWriterNiceQueued(t *testing.T) {
 		h.Subscribe(s)
 		h.Serve(s, func() { log.record(t, s) })
 	}
-	gate := &Sub{Topic: "gate", Key: "k"}
-	held, release := make(chan struct{}, 1), make(chan struct{})
-	var holding atomic.Bool
-	h.Subscribe(gate)
-	h.Serve(gate, func() {
-		for {
-			if _, ok := gate.Next(); !ok {
-				break
-			}
-		}
-		if holding.Load() {
-			held <- struct{}{}
-			<-release
-		}
-	})
+	g := newGate(h)
 	// Serve ran each function once at the start: let those turns pass.
 	waitUntil(t, 10*time.Second, "the first turns", func() bool { return log.len() >= 24+64 })
 	time.Sleep(10 * time.Millisecond)
-	holding.Store(true)
 	run := func(topic string, want int) []int {
 		t.Helper()
 		log.reset()
-		h.Dispatch(delivery(1), "gate")
-		<-held // the writer is in the gate's turn
+		g.hold() // the writer is in the gate's turn
 		h.Dispatch(delivery(1), topic)
-		release <- struct{}{}
+		g.release()
 		waitUntil(t, 10*time.Second, topic+": every turn ran", func() bool { return log.len() >= want })
 		return log.snapshot()
 	}

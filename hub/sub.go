@@ -98,6 +98,7 @@ type Sub struct {
 	start   uint64
 	serve   atomic.Pointer[func()] // set by Hub.Serve
 	turn    atomic.Int32           // turn state when served
+	lane    atomic.Int32           // the lane of its latest wake (see lanePrompt)
 }
 
 // queue is a subscriber's deliveries, from head on.
