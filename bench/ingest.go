@@ -134,9 +134,13 @@ func ingestFigures(r *Result, res *loadResult) {
 
 // loadResult is what writeLoad measured.
 type loadResult struct {
-	acked   tally // keys of the acknowledged writes
-	lat     *hist // from when each write was due (with a rate) or sent
-	sent    *hist // from when each write was sent
+	acked tally // keys of the acknowledged writes
+	lat   *hist // from when each write was due (with a rate) or sent
+	sent  *hist // from when each write was sent
+	// deliver is each write's delivery latency, from when it was sent to
+	// a subscriber in the writing process (B's writer process; nil
+	// elsewhere).
+	deliver *hist
 	elapsed time.Duration
 	cpu     time.Duration // server CPU over the load (0 if unknown)
 	selfCPU time.Duration

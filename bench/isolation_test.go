@@ -42,6 +42,12 @@ func TestIsolationWriterProcess(t *testing.T) {
 	if !strings.HasPrefix(r.Params["b-client"], "own process") {
 		t.Errorf("b-client %q", r.Params["b-client"])
 	}
+	// B's deliveries were timed in the writer process, not here.
+	for _, n := range r.Notes {
+		if strings.Contains(n, "did not time") {
+			t.Errorf("note: %s", n)
+		}
+	}
 }
 
 // TestIsolationWriterProcessFails: a writer process that fails is an error

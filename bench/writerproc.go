@@ -40,6 +40,7 @@ type writerSpec struct {
 	Writers  int           `json:"writers"`
 	Rate     float64       `json:"rate"`
 	Duration time.Duration `json:"duration"`
+	Client   string        `json:"client,omitempty"` // of B's timing subscriber (Options.Client)
 }
 
 // writerReport is what B's writer process answers, one JSON line on its
@@ -50,7 +51,10 @@ type writerReport struct {
 	Sent     map[int]uint64 `json:"sent"` // the same from when sent
 	HeldBack uint64         `json:"heldBack"`
 	Elapsed  time.Duration  `json:"elapsed"`
-	Err      string         `json:"error,omitempty"`
+	// Deliver is the delivery latency of B's writes (from send to B's
+	// subscriber in this process); absent if not every write arrived.
+	Deliver map[int]uint64 `json:"deliver,omitempty"`
+	Err     string         `json:"error,omitempty"`
 }
 
 // tallyJSON carries a tally between processes.
@@ -83,10 +87,15 @@ func histFrom(m map[int]uint64) (*hist, error) {
 }
 
 // spec describes b for B's writer process.
-func (t *heraldTarget) spec(c IsolationConfig) writerSpec {
+func (t *heraldTarget) spec(c IsolationConfig, client string) writerSpec {
 	return writerSpec{Base: t.base, Host: t.host, Super: t.super, Service: t.service, Owner: t.owner,
-		Group: t.group, Domain: t.domain, Sources: t.d.sources, Writers: c.WritersB, Rate: c.RateB, Duration: c.Duration}
+		Group: t.group, Domain: t.domain, Sources: t.d.sources, Writers: c.WritersB, Rate: c.RateB, Duration: c.Duration,
+		Client: client}
 }
+
+// writerDeliverWait bounds how long B's writer process waits for its
+// subscriber to receive the phase's writes after the last one.
+const writerDeliverWait = 30 * time.Second
 
 // IsolationWriter is the body of B's writer process (`herald bench
 // isolation-writer`): it reads a writerSpec from in, writes to the server
@@ -106,10 +115,23 @@ func IsolationWriter(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	t := &heraldTarget{base: s.Base, host: s.Host, super: s.Super, service: s.Service, owner: s.Owner,
 		group: s.Group, domain: s.Domain, use: noUsage{}, d: dialer{s.Sources}}
-	res, err := writeLoad(ctx, t, s.Writers, 0, s.Duration, s.Rate, nopProgress{})
+	// One subscriber on B's feed times each write's delivery, here, apart
+	// from A's thousands of readers in the bench process (whose
+	// scheduling would be timed too).
 	rep := writerReport{}
+	sub := newSubPool(t, &Options{Sources: s.Sources, Client: s.Client}, 64<<10)
+	defer sub.close()
+	if err := sub.open(ctx, 1, 1, nopProgress{}); err != nil {
+		rep.Err = fmt.Sprintf("B's timing subscriber: %v", err)
+		return json.NewEncoder(out).Encode(rep)
+	}
+	sub.lat.Store(newHist())
+	res, err := writeLoad(ctx, t, s.Writers, 0, s.Duration, s.Rate, nopProgress{})
 	if res != nil {
 		rep.Acked, rep.Lat, rep.Sent, rep.HeldBack, rep.Elapsed = res.acked.toJSON(), res.lat.buckets(), res.sent.buckets(), res.heldBack, res.elapsed
+		if err == nil && sub.waitAll(ctx, res.acked.n, writerDeliverWait, nil) {
+			rep.Deliver = sub.lat.Load().buckets()
+		}
 	}
 	if err != nil {
 		rep.Err = err.Error()
@@ -120,8 +142,8 @@ func IsolationWriter(ctx context.Context, in io.Reader, out io.Writer) error {
 // writeLoadProcess runs B's writes for one phase in a process of its own
 // (command, e.g. herald bench isolation-writer) and returns what it
 // measured, as writeLoad would.
-func writeLoadProcess(ctx context.Context, command []string, b *heraldTarget, c IsolationConfig, prog Progress) (*loadResult, error) {
-	spec, err := json.Marshal(b.spec(c))
+func writeLoadProcess(ctx context.Context, command []string, b *heraldTarget, c IsolationConfig, client string, prog Progress) (*loadResult, error) {
+	spec, err := json.Marshal(b.spec(c, client))
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +188,11 @@ wait:
 		return nil, fmt.Errorf("B's writer process: %w", err)
 	}
 	res := &loadResult{acked: rep.Acked.tally(), lat: lat, sent: sent, heldBack: rep.HeldBack, elapsed: rep.Elapsed}
+	if rep.Deliver != nil {
+		if res.deliver, err = histFrom(rep.Deliver); err != nil {
+			return nil, fmt.Errorf("B's writer process: %w", err)
+		}
+	}
 	if rep.Err != "" {
 		return res, fmt.Errorf("B's writer process: %s", rep.Err)
 	}

@@ -313,9 +313,10 @@ Phase 2: A's publishers fan out to A's subscribers as fast as they are
 acknowledged (or at --a-rate); after a ramp of up to 1 s, B writes as in
 phase 1 for --duration.
 
-Reports B's write-ack p50/p99/max in both phases and p99 loaded/idle, A's
-deliveries/s, and "A subscribers cut": A subscribers the server ended
-although they kept reading (their stream ended without the client closing
+Reports B's write-ack p50/p99/max in both phases and p99 loaded/idle, B's
+delivery p50/p99 in both phases (from each write's send to a subscriber of
+B's feed in B's writer process), A's deliveries/s, and "A subscribers
+cut": A subscribers the server ended although they kept reading (their stream ended without the client closing
 it; they resume with Last-Event-ID). Every event of both tenants is
 checked: none may be lost or duplicated.`,
 		Example: `  herald bench isolation                                   # 10000 subscribers, B at 200/s, 10s phases
