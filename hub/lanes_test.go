@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,48 +10,20 @@ import (
 	"github.com/herald-sse/herald/internal/threadprio"
 )
 
-// turnLog records which streams had turns, in order.
-type turnLog struct {
-	mu    sync.Mutex
-	turns []string
-}
-
-func (l *turnLog) add(name string) {
-	l.mu.Lock()
-	l.turns = append(l.turns, name)
-	l.mu.Unlock()
-}
-
-func (l *turnLog) reset() {
-	l.mu.Lock()
-	l.turns = nil
-	l.mu.Unlock()
-}
-
-func (l *turnLog) snapshot() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.turns...)
-}
-
 // gatedHub is a hub with one writer, big streams on topic "big" (more
 // than defaultBulkDispatch: their turns go to the bulk lane), and small ones,
 // each on a topic of its own. hold makes the writer wait in a gate turn
 // until the returned release is called, so what is dispatched meanwhile
 // is all queued when it resumes.
-func gatedHub(t *testing.T, big int, small []string) (h *Hub, log *turnLog, hold func() (release func())) {
+func gatedHub(t *testing.T, big int, small []string) (h *Hub, log *turnLog[string], hold func() (release func())) {
 	t.Helper()
 	h = New(Config{Writers: 1})
 	t.Cleanup(h.Close)
-	log = &turnLog{}
+	log = &turnLog[string]{}
 	serve := func(s *Sub, name string) {
 		h.Subscribe(s)
 		h.Serve(s, func() {
-			for {
-				if _, ok := s.Next(); !ok {
-					break
-				}
-			}
+			drain(s)
 			log.add(name)
 		})
 	}
@@ -64,7 +35,7 @@ func gatedHub(t *testing.T, big int, small []string) (h *Hub, log *turnLog, hold
 	}
 	g := newGate(h)
 	// Serve ran each function once: let those turns pass.
-	waitUntil(t, 10*time.Second, "the first turns", func() bool { return len(log.snapshot()) >= big+len(small) })
+	waitUntil(t, 10*time.Second, "the first turns", func() bool { return log.len() >= big+len(small) })
 	hold = func() func() {
 		log.reset()
 		g.hold()
@@ -88,11 +59,7 @@ func newGate(h *Hub) *gate {
 	s := &Sub{Topic: "gate", Key: "k"}
 	h.Subscribe(s)
 	h.Serve(s, func() {
-		for {
-			if _, ok := s.Next(); !ok {
-				break
-			}
-		}
+		drain(s)
 		if g.holding.Load() {
 			g.held <- struct{}{}
 			<-g.released
@@ -122,7 +89,7 @@ func TestPromptLaneFirst(t *testing.T) {
 	h.Dispatch(delivery(3), "b1")
 	h.Dispatch(delivery(4), "b2")
 	release()
-	waitUntil(t, 10*time.Second, "every turn", func() bool { return len(log.snapshot()) >= big+2 })
+	waitUntil(t, 10*time.Second, "every turn", func() bool { return log.len() >= big+2 })
 	turns := log.snapshot()
 	if turns[0] != "b1" || turns[1] != "b2" {
 		t.Fatalf("first turns after the gate: %v, want b1, b2 before the %d big ones", turns[:4], big)
@@ -140,7 +107,7 @@ func TestSmallTopicStaysInOrder(t *testing.T) {
 	h.Dispatch(delivery(2), "big") // exactly defaultBulkDispatch: prompt
 	h.Dispatch(delivery(3), "b1")
 	release()
-	waitUntil(t, 10*time.Second, "every turn", func() bool { return len(log.snapshot()) >= defaultBulkDispatch+1 })
+	waitUntil(t, 10*time.Second, "every turn", func() bool { return log.len() >= defaultBulkDispatch+1 })
 	turns := log.snapshot()
 	if turns[0] != "big" || turns[len(turns)-1] != "b1" {
 		t.Fatalf("turns: first %q, last %q; want the %d-stream event's first, b1 last", turns[0], turns[len(turns)-1], defaultBulkDispatch)
@@ -162,7 +129,7 @@ func TestBulkLaneNotStarved(t *testing.T) {
 		h.Dispatch(delivery(3), topic)
 	}
 	release()
-	waitUntil(t, 10*time.Second, "every turn", func() bool { return len(log.snapshot()) >= big+len(small) })
+	waitUntil(t, 10*time.Second, "every turn", func() bool { return log.len() >= big+len(small) })
 	turns := log.snapshot()
 	// promptBurst prompt turns, then a bulk one, three times over.
 	for i := range 3 * (promptBurst + 1) {
@@ -204,7 +171,7 @@ func TestWaitTurnsBothLanes(t *testing.T) {
 			t.Fatalf("WaitTurns(%v) returned with %v taken", mark, took)
 		}
 	}
-	waitUntil(t, 10*time.Second, "every turn", func() bool { return len(log.snapshot()) >= big+1 })
+	waitUntil(t, 10*time.Second, "every turn", func() bool { return log.len() >= big+1 })
 }
 
 // TestPromptTurnLeavesLoweredHalf: while a writer's lowered half works

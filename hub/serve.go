@@ -109,20 +109,20 @@ const (
 // lane had queued.
 type Mark [lanes]uint64
 
-// lane is one first-come-first-served queue of turns. pushed counts the
-// turns queued, took those the writers took: every turn up to took was
-// taken.
-type lane struct {
+// turnQueue is one lane: a first-come-first-served queue of turns.
+// pushed counts the turns queued, took those the writers took: every turn
+// up to took was taken.
+type turnQueue struct {
 	ready        []*Sub
 	head         int
 	pushed, took uint64
 	taken        seqwait.Position // took, for WaitTurns (all of them once closed)
 }
 
-func (l *lane) len() int { return len(l.ready) - l.head }
+func (l *turnQueue) len() int { return len(l.ready) - l.head }
 
 // pop takes l's first turn; l has one.
-func (l *lane) pop(closed bool) *Sub {
+func (l *turnQueue) pop(closed bool) *Sub {
 	s := l.ready[l.head]
 	l.ready[l.head] = nil
 	l.head++
@@ -152,7 +152,7 @@ type writerPool struct {
 	h       *Hub
 	mu      sync.Mutex
 	work    sync.Cond // writers wait for turns
-	lane    [lanes]lane
+	lane    [lanes]turnQueue
 	burst   int // prompt turns taken in a row while bulk ones waited
 	idle    int // writers waiting on work
 	writers int
@@ -333,8 +333,8 @@ func (p *writerPool) runBulk(bulk <-chan struct{}, back chan<- bool) {
 // take runs turns. The writer's own half (bulk false) waits for turns
 // when there are none and returns true once its turns are bulk work (see
 // run; only if the pool has a nice to hand on to); the niced half returns
-// true when the queue runs dry. Both return false once the pool is closed
-// and its turns are done.
+// true when the queue runs dry or a prompt turn is due. Both return false
+// once the pool is closed and its turns are done.
 func (p *writerPool) take(bulk bool) bool {
 	busy := time.Now() // when the queue last ran dry
 	for turns := 1; ; turns++ {

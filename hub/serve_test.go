@@ -256,45 +256,57 @@ func TestWritersBound(t *testing.T) {
 	}
 }
 
-// niceLog records the nice value of the thread each turn ran on, in order.
-type niceLog struct {
+// turnLog records one value per turn, in order.
+type turnLog[T any] struct {
 	mu    sync.Mutex
-	nices []int
+	items []T
 }
+
+func (l *turnLog[T]) add(v T) {
+	l.mu.Lock()
+	l.items = append(l.items, v)
+	l.mu.Unlock()
+}
+
+func (l *turnLog[T]) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.items)
+}
+
+func (l *turnLog[T]) reset() {
+	l.mu.Lock()
+	l.items = nil
+	l.mu.Unlock()
+}
+
+func (l *turnLog[T]) snapshot() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]T(nil), l.items...)
+}
+
+// drain takes everything queued for s (from its serve function).
+func drain(s *Sub) {
+	for {
+		if _, ok := s.Next(); !ok {
+			return
+		}
+	}
+}
+
+// niceLog records the nice value of the thread each turn ran on, in order.
+type niceLog struct{ turnLog[int] }
 
 // record drains s and notes the current thread's nice value (from a
 // subscriber's serve function).
 func (l *niceLog) record(t *testing.T, s *Sub) {
-	for {
-		if _, ok := s.Next(); !ok {
-			break
-		}
-	}
+	drain(s)
 	n, err := threadprio.Nice()
 	if err != nil {
 		t.Error(err)
 	}
-	l.mu.Lock()
-	l.nices = append(l.nices, n)
-	l.mu.Unlock()
-}
-
-func (l *niceLog) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.nices)
-}
-
-func (l *niceLog) reset() {
-	l.mu.Lock()
-	l.nices = nil
-	l.mu.Unlock()
-}
-
-func (l *niceLog) snapshot() []int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]int(nil), l.nices...)
+	l.add(n)
 }
 
 // TestWriterNice: a writer takes short work at the process's priority;

@@ -316,9 +316,10 @@ phase 1 for --duration.
 Reports B's write-ack p50/p99/max in both phases and p99 loaded/idle, B's
 delivery p50/p99 in both phases (from each write's send to a subscriber of
 B's feed in B's writer process), A's deliveries/s, and "A subscribers
-cut": A subscribers the server ended although they kept reading (their stream ended without the client closing
-it; they resume with Last-Event-ID). Every event of both tenants is
-checked: none may be lost or duplicated.`,
+cut": A subscribers the server ended although they kept reading (their
+stream ended without the client closing it; they resume with
+Last-Event-ID). Every event of both tenants is checked: none may be lost
+or duplicated.`,
 		Example: `  herald bench isolation                                   # 10000 subscribers, B at 200/s, 10s phases
   herald bench isolation --subscribers 1000 --duration 5s
   herald bench isolation --runs 3 --json`,
