@@ -333,14 +333,14 @@ func startHerald(ctx context.Context, binary, token string, keepalive time.Durat
 	// The first log line names the address (port 0 picks a free one).
 	select {
 	case line, ok := <-first:
-		var l struct {
-			Msg string `json:"msg"`
-			URL string `json:"url"`
+		url := ""
+		if ok {
+			url = startURL(line)
 		}
-		if !ok || json.Unmarshal([]byte(line), &l) != nil || l.Msg != "herald starting" || l.URL == "" {
+		if url == "" {
 			return fail(fmt.Errorf("first log line %q does not name the address", line))
 		}
-		s.url = l.URL
+		s.url = url
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	case <-time.After(60 * time.Second):
@@ -350,6 +350,21 @@ func startHerald(ctx context.Context, binary, token string, keepalive time.Durat
 		return fail(err)
 	}
 	return s, nil
+}
+
+// startURL is the address that herald serve's first JSON log line names,
+// or "" if the line is not that announcement. Builds before the readiness
+// gate announced "herald listening" (--binary runs them, to compare a
+// change with the build before it), later ones "herald starting".
+func startURL(line string) string {
+	var l struct {
+		Msg string `json:"msg"`
+		URL string `json:"url"`
+	}
+	if json.Unmarshal([]byte(line), &l) != nil || (l.Msg != "herald starting" && l.Msg != "herald listening") {
+		return ""
+	}
+	return l.URL
 }
 
 // waitReady polls /readyz until 200.

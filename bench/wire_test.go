@@ -156,3 +156,21 @@ func TestFormat(t *testing.T) {
 		t.Fatalf("%v\n%s", err, b.String())
 	}
 }
+
+// TestStartURL: the bench finds the address in the first log line of
+// herald serve, as this build writes it and as builds before the
+// readiness gate did (so --binary can run them), and in nothing else.
+func TestStartURL(t *testing.T) {
+	for _, c := range []struct{ line, want string }{
+		{`{"time":"t","level":"INFO","msg":"herald starting","url":"http://127.0.0.1:4000","ready":false}`, "http://127.0.0.1:4000"},
+		{`{"time":"t","level":"INFO","msg":"herald listening","url":"http://127.0.0.1:39367"}`, "http://127.0.0.1:39367"},
+		{`{"time":"t","level":"INFO","msg":"caught up","url":"http://127.0.0.1:4000"}`, ""},
+		{`{"msg":"herald starting"}`, ""},
+		{`time=t level=INFO msg="herald starting" url=http://127.0.0.1:4000`, ""},
+		{``, ""},
+	} {
+		if got := startURL(c.line); got != c.want {
+			t.Errorf("startURL(%s) = %q, want %q", c.line, got, c.want)
+		}
+	}
+}
