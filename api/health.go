@@ -114,6 +114,12 @@ func newMetrics(a *API) *metrics {
 			Name: "herald_events_delivered_total", Help: "Events queued to live subscribers."},
 			func() float64 { return float64(st.Delivered.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "herald_writer_turns_total", Help: "Turns queued for the stream writers (a turn: one stream's write of everything queued for it)."},
+			func() float64 { t := a.hub.Turns(); return float64(t[0] + t[1]) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "herald_writer_turns_lowered_total", Help: "Turns the stream writers took below the server's priority (--writer-nice): bulk fan-out."},
+			func() float64 { return float64(st.Lowered.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "herald_subscribers_ended_slow_total", Help: "Streams ended because the client did not keep up."},
 			func() float64 { return float64(st.EndedSlow.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{

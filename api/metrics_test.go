@@ -36,3 +36,34 @@ func scrapeMetrics(t *testing.T, s *testutil.Server) map[string]float64 {
 	}
 	return out
 }
+
+// TestWriterTurnMetrics: /metrics counts the stream writers' turns, and
+// those taken below the server's priority: none for a fan-out to one
+// stream (prompt work is never lowered).
+func TestWriterTurnMetrics(t *testing.T) {
+	s := testutil.Start(t)
+	svc := s.CreateKey(t, "service", "default", nil, "")
+	task := newTask(t, s, svc.Token)
+	f := s.OpenFeed(t, "/events/background-task?taskId="+task, s.Token, nil)
+	defer f.Close()
+	if _, err := f.Next(); err != nil { // the task's state at the start
+		t.Fatal(err)
+	}
+	before := scrapeMetrics(t, s)
+	for i := 1; i <= 3; i++ {
+		if st, b := post(t, s, svc.Token, "/v1/tasks/"+task+"/progress", `{"current_progress":`+strconv.Itoa(i)+`}`); st != 200 {
+			t.Fatalf("progress %d: %d %s", i, st, b)
+		}
+		if _, err := f.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := scrapeMetrics(t, s)
+	if d := after["herald_writer_turns_total"] - before["herald_writer_turns_total"]; d < 3 {
+		t.Errorf("herald_writer_turns_total went up by %v for 3 events to a stream, want at least 3", d)
+	}
+	lowered, ok := after["herald_writer_turns_lowered_total"]
+	if !ok || lowered != 0 {
+		t.Errorf("herald_writer_turns_lowered_total = %v (present %v), want 0", lowered, ok)
+	}
+}

@@ -131,7 +131,10 @@ type Stats struct {
 	Subscribers atomic.Int64
 	Delivered   atomic.Uint64 // deliveries queued to subscribers
 	EndedSlow   atomic.Uint64 // subscribers ended as slow (also EndedBy(EndSlow))
-	ended       [endReasons]atomic.Uint64
+	// Lowered counts the writers' turns run below the process's priority
+	// (Config.WriterNice: bulk work).
+	Lowered atomic.Uint64
+	ended   [endReasons]atomic.Uint64
 }
 
 // EndedBy is how many subscriptions ended for r.

@@ -345,6 +345,9 @@ func (p *writerPool) take(bulk bool) bool {
 		if waited {
 			busy, turns = time.Now(), 1 // a busy spell starts
 		}
+		if bulk {
+			p.h.stats.Lowered.Add(1)
+		}
 		s.turn.Store(turnRunning)
 		p.turn(s)
 		if !s.turn.CompareAndSwap(turnRunning, turnIdle) {

@@ -373,16 +373,20 @@ func TestWriterNice(t *testing.T) {
 		// less than bulkAfter.
 		atBase("short work", phase("short work", 40, 100*time.Microsecond, 1))
 		long := phase("long work", 400, time.Millisecond, 2) // 400 ms busy
+		lowered := 0
+		for _, n := range long {
+			if n != b {
+				lowered++
+			}
+		}
+		if got := h.Stats().Lowered.Load(); got != uint64(lowered) {
+			t.Fatalf("WriterNice %d: Stats().Lowered = %d, want the %d turns that ran lowered", steps, got, lowered)
+		}
 		if steps == 0 {
 			atBase("long work", long)
 		} else {
-			lowered := 0
 			for _, n := range long {
-				switch n {
-				case b + steps:
-					lowered++
-				case b:
-				default:
+				if n != b && n != b+steps {
 					t.Fatalf("long work: a turn ran at nice %d, want %d or %d", n, b, b+steps)
 				}
 			}
