@@ -121,12 +121,11 @@ table (or --json) to stdout.`,
 	f.StringVar(&b.o.CentrifugoBinary, "centrifugo-bin", "", "centrifugo binary for --peer centrifugo (default $HERALD_CENTRIFUGO, else built by scripts/centrifugo/build.sh into the user's cache directory)")
 	f.StringArrayVar(&b.o.ServerArgs, "server-arg", nil, "extra flag for the herald serve the bench starts (repeatable), e.g. --server-arg=--fsync=always")
 	f.StringArrayVar(&b.o.ServerEnv, "server-env", nil, "extra environment for the herald serve the bench starts (repeatable), e.g. GOGC=50")
-	f.StringVar(&b.o.Binary, "binary", "", "herald binary to run as the server (default: this one)")
+	f.StringVar(&b.o.Binary, "binary", "", "herald binary to run as the server (default: this one); another build, to compare it with this one under the same load generator")
 	f.BoolVar(&b.json, "json", false, "print the results as JSON")
 	f.BoolVarP(&b.quiet, "quiet", "q", false, "no progress on stderr")
 	f.BoolVarP(&b.verbose, "verbose", "v", false, "pass the peer's (nginx's, Centrifugo's) stderr through")
 	f.StringVar(&b.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator (not the server) to this file")
-	_ = f.MarkHidden("binary")
 	_ = f.MarkHidden("cpuprofile")
 	cmd.AddCommand(newBenchFanoutCmd(&b), newBenchIdleCmd(&b), newBenchIngestCmd(&b), newBenchResumeCmd(&b), newBenchCompareCmd(&b), newBenchIsolationCmd(&b), newBenchIsolationWriterCmd())
 	return cmd
