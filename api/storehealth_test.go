@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -141,29 +140,27 @@ func TestGarbageRecordSkipped(t *testing.T) {
 	if err != nil || !strings.Contains(e.Data, `"current_progress":5`) {
 		t.Fatalf("feed after the garbage: %v %+v", err, e)
 	}
-	if n := skipped(t, srv); n != "1" {
-		t.Fatalf("herald_store_skipped_records_total %s, want 1", n)
+	if n := skipped(t, srv); n != 1 {
+		t.Fatalf("herald_store_skipped_records_total %v, want 1", n)
 	}
 	feed.Close()
 	srv.Restart(t)
 	if _, err := adm.TaskProgress(ctx, id, 6, 10, nil); err != nil {
 		t.Fatalf("write after a restart: %v", err)
 	}
-	if n := skipped(t, srv); n != "1" {
-		t.Fatalf("after a restart herald_store_skipped_records_total %s, want 1", n)
+	if n := skipped(t, srv); n != 1 {
+		t.Fatalf("after a restart herald_store_skipped_records_total %v, want 1", n)
 	}
 }
 
-var skippedMetric = regexp.MustCompile(`(?m)^herald_store_skipped_records_total (\S+)$`)
-
-func skipped(t *testing.T, srv *testutil.Server) string {
+// skipped is the server's herald_store_skipped_records_total.
+func skipped(t *testing.T, srv *testutil.Server) float64 {
 	t.Helper()
-	_, body := getText(t, srv.URL+"/metrics")
-	m := skippedMetric.FindStringSubmatch(body)
-	if m == nil {
+	n, ok := scrapeMetrics(t, srv)["herald_store_skipped_records_total"]
+	if !ok {
 		t.Fatal("no herald_store_skipped_records_total in /metrics")
 	}
-	return m[1]
+	return n
 }
 
 // TestDamagedStoreNewEpochAndReady stops a server, truncates the last

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/herald-sse/herald/internal/seqwait"
@@ -164,6 +165,10 @@ type writerPool struct {
 	bulkTurns int
 	bulkAfter time.Duration
 	niceErr   sync.Once // a failure to lower it is logged once
+	// unlowered is set once a thread could not be lowered: the writers
+	// then stop handing bulk work over (it would run at the same
+	// priority, with a hand-over per spell for nothing).
+	unlowered atomic.Bool
 	closed    bool
 	wg        sync.WaitGroup
 }
@@ -316,14 +321,22 @@ func (p *writerPool) run() {
 	}
 }
 
+// lowerThread is threadprio.Lower (tests make it fail).
+var lowerThread = threadprio.Lower
+
 // runBulk is a writer's niced half (see run): its thread runs below the
-// rest and ends with it (the goroutine returns still locked to it).
+// rest and ends with it (the goroutine returns still locked to it). If
+// the thread cannot be lowered, it takes the turns it was handed at the
+// process's priority and the writers hand over no more.
 func (p *writerPool) runBulk(bulk <-chan struct{}, back chan<- bool) {
 	defer close(back)
-	if err := threadprio.Lower(p.nice); err != nil && !errors.Is(err, threadprio.ErrUnsupported) {
-		p.niceErr.Do(func() {
-			p.h.log.Warn("stream writers' bulk work runs at the process's priority", "err", err)
-		})
+	if err := lowerThread(p.nice); err != nil {
+		p.unlowered.Store(true)
+		if !errors.Is(err, threadprio.ErrUnsupported) {
+			p.niceErr.Do(func() {
+				p.h.log.Warn("stream writers' bulk work runs at the process's priority", "err", err)
+			})
+		}
 	}
 	for range bulk {
 		back <- p.take(true)
@@ -345,7 +358,7 @@ func (p *writerPool) take(bulk bool) bool {
 		if waited {
 			busy, turns = time.Now(), 1 // a busy spell starts
 		}
-		if bulk {
+		if bulk && !p.unlowered.Load() {
 			p.h.stats.Lowered.Add(1)
 		}
 		s.turn.Store(turnRunning)
@@ -361,7 +374,7 @@ func (p *writerPool) take(bulk bool) bool {
 		// events keep coming and the next sweep carries them together.
 		if turns%16 == 0 {
 			runtime.Gosched()
-			if !bulk && p.nice > 0 && p.bulkDue(busy) {
+			if !bulk && p.nice > 0 && !p.unlowered.Load() && p.bulkDue(busy) {
 				return true
 			}
 		}

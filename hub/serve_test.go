@@ -2,6 +2,7 @@ package hub
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -455,5 +456,54 @@ func TestWriterNiceQueued(t *testing.T) {
 		if n != want {
 			t.Fatalf("an event to 64 streams (bulkTurns 32): turn %d at nice %d, want %d (all: %v)", i, n, want, many)
 		}
+	}
+}
+
+// TestWriterUnlowered: when a thread cannot be lowered (a seccomp filter,
+// a container without the right), the failure is logged once as a
+// warning, every turn still runs, none counts as lowered, and the writers
+// stop handing bulk work over.
+func TestWriterUnlowered(t *testing.T) {
+	lowerThread = func(int) error { return errors.New("operation not permitted") }
+	defer func() { lowerThread = threadprio.Lower }()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	h := New(Config{WriterNice: 4, Writers: 1, Log: slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, nil))})
+	defer h.Close()
+	h.pool.bulkTurns, h.pool.bulkAfter = 1<<30, 20*time.Millisecond
+	h.bulkSubs = 4
+	var ran atomic.Int64
+	var kicks atomic.Int64
+	for range 8 {
+		s := &Sub{Topic: "t", Key: "k"}
+		h.Subscribe(s)
+		h.Serve(s, func() {
+			drain(s)
+			ran.Add(1)
+			if kicks.Add(-1) >= 0 {
+				time.Sleep(time.Millisecond)
+				h.Kick(s)
+			}
+		})
+	}
+	waitUntil(t, 10*time.Second, "the first turns", func() bool { return ran.Load() >= 8 })
+	for round := uint64(1); round <= 3; round++ { // three busy spells, each past bulkAfter
+		ran.Store(0)
+		kicks.Store(100)
+		h.Dispatch(delivery(round), "t")
+		waitUntil(t, 10*time.Second, "every turn", func() bool { return ran.Load() >= 108 })
+		time.Sleep(10 * time.Millisecond) // the queue runs dry
+	}
+	if n := h.Stats().Lowered.Load(); n != 0 {
+		t.Fatalf("Stats().Lowered = %d with no thread lowered, want 0", n)
+	}
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	if c := strings.Count(out, "runs at the process's priority"); c != 1 {
+		t.Fatalf("the failure to lower was logged %d times, want once:\n%s", c, out)
+	}
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "operation not permitted") {
+		t.Fatalf("want a warning naming the cause:\n%s", out)
 	}
 }
