@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-sse/herald/api"
 	"github.com/herald-sse/herald/client"
+	"github.com/herald-sse/herald/internal/testutil"
 	"github.com/herald-sse/herald/store"
 )
 
@@ -18,7 +20,14 @@ import (
 // too — still gets the whole file in its commit, read from the start
 // record.
 func TestJobFileOnlyInStartRecord(t *testing.T) {
-	s := pjServer(t)
+	// The nodes must stay up and the vote open across the restart: m2's
+	// commit is owed only while m2 is up and the job waits for its
+	// answer. pjServer's pace (down after 3 missed 100 ms heartbeats, a
+	// 3 s vote) ran out while a busy box restarted the server, under
+	// -race -count=5.
+	s := pjServer(t, testutil.WithConfig(func(c *api.Config) {
+		c.HeartbeatInterval, c.VotingTimeout = 2*time.Second, time.Minute
+	}))
 	ctx := context.Background()
 	svc := s.CreateKey(t, "service", "default", nil, "")
 	c := s.Client(svc.Token)
