@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -178,13 +177,8 @@ func TestWaitTurnsBothLanes(t *testing.T) {
 // through a bulk sweep, a prompt turn is handed back to the writer's own
 // half and runs at the process's priority.
 func TestPromptTurnLeavesLoweredHalf(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("threads have no nice value of their own here")
-	}
-	h := New(Config{WriterNice: 4, Writers: 1})
-	defer h.Close()
-	h.pool.bulkTurns, h.pool.bulkAfter = 16, time.Hour
-	h.bulkSubs = 8
+	needThreadNice(t)
+	h := lowerableHub(t, nil, 16, time.Hour, 8)
 	var bulkLog niceLog
 	var slow atomic.Bool
 	for range 64 {

@@ -310,14 +310,31 @@ func (l *niceLog) record(t *testing.T, s *Sub) {
 	l.add(n)
 }
 
+// needThreadNice skips t where threads have no nice value of their own.
+func needThreadNice(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("threads have no nice value of their own here")
+	}
+}
+
+// lowerableHub is a hub with one writer that lowers bulk work by 4 nice
+// steps, after bulkTurns queued turns or bulkAfter busy; a dispatch to
+// more than bulkSubs streams is bulk work. It closes with t.
+func lowerableHub(t *testing.T, log *slog.Logger, bulkTurns int, bulkAfter time.Duration, bulkSubs int) *Hub {
+	h := New(Config{WriterNice: 4, Writers: 1, Log: log})
+	t.Cleanup(h.Close)
+	h.pool.bulkTurns, h.pool.bulkAfter = bulkTurns, bulkAfter
+	h.bulkSubs = bulkSubs
+	return h
+}
+
 // TestWriterNice: a writer takes short work at the process's priority;
 // once busy past bulkAfter it goes on from a thread Config.WriterNice
 // steps lower, and after the queue ran dry it is back at the process's
 // priority. Without WriterNice every turn runs at the process's priority.
 func TestWriterNice(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("threads have no nice value of their own here")
-	}
+	needThreadNice(t)
 	base := make(chan int, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -406,13 +423,9 @@ func TestWriterNice(t *testing.T) {
 // process's priority throughout. A gate turn holds the one writer while
 // each event is dispatched, so the whole event is queued when it resumes.
 func TestWriterNiceQueued(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("threads have no nice value of their own here")
-	}
-	h := New(Config{WriterNice: 4, Writers: 1})
-	defer h.Close()
-	h.pool.bulkTurns, h.pool.bulkAfter = 32, time.Hour
-	h.bulkSubs = 32 // "many" queues in the bulk lane, "few" in the prompt one
+	needThreadNice(t)
+	// "many" queues in the bulk lane, "few" in the prompt one
+	h := lowerableHub(t, nil, 32, time.Hour, 32)
 	var log niceLog
 	for i := range 24 + 64 {
 		s := &Sub{Topic: "few", Key: "k"} // 24 streams
@@ -468,10 +481,7 @@ func TestWriterUnlowered(t *testing.T) {
 	defer func() { lowerThread = threadprio.Lower }()
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	h := New(Config{WriterNice: 4, Writers: 1, Log: slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, nil))})
-	defer h.Close()
-	h.pool.bulkTurns, h.pool.bulkAfter = 1<<30, 20*time.Millisecond
-	h.bulkSubs = 4
+	h := lowerableHub(t, slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, nil)), 1<<30, 20*time.Millisecond, 4)
 	var ran atomic.Int64
 	var kicks atomic.Int64
 	for range 8 {
