@@ -73,6 +73,9 @@ type Options struct {
 
 	// wrap, when set (tests), wraps the target: fault injection.
 	wrap func(target) target
+	// serverCPUs, when set, are the CPUs the server the bench starts runs
+	// on (the isolation scenario's --pin); nil: any of the bench's.
+	serverCPUs []int
 }
 
 func (o *Options) defaults() {

@@ -39,6 +39,12 @@ type IsolationConfig struct {
 	// then not the bench's own scheduling of A's thousands of readers.
 	// Empty writes from the bench process.
 	WriterCommand []string
+	// Pin, on a machine of two or more CPUs, runs the server the bench
+	// starts and B's writer process on the first half of the CPUs and
+	// the bench itself (A's subscribers and publishers) on the rest, so
+	// that the load generator does not take the server's CPU (pin.go).
+	// It needs the bench to start the server (no Target).
+	Pin bool
 }
 
 // Defaults of the isolation scenario.
@@ -101,6 +107,29 @@ func Isolation(ctx context.Context, o Options, c IsolationConfig) (*Result, erro
 	return repeat(ctx, &o, func(ctx context.Context) (*Result, error) { return isolationOnce(ctx, &o, c) })
 }
 
+// pinBench carries out IsolationConfig.Pin: it moves this process to the
+// load generator's CPUs and has o start the server on the others. It
+// names the split, or why there is none (then unpin is nil).
+func pinBench(o *Options) (name string, unpin func(), err error) {
+	if o.Target != "" {
+		return "the server was started apart (--target)", nil, nil
+	}
+	cpus, err := allowedCPUs()
+	if err != nil {
+		return "", nil, fmt.Errorf("--pin: %w (or --pin=false)", err)
+	}
+	sp, ok := split(cpus)
+	if !ok {
+		return "one CPU", nil, nil
+	}
+	restore, err := pinProcess(sp.gen)
+	if err != nil {
+		return "", nil, fmt.Errorf("--pin: %w (or --pin=false)", err)
+	}
+	o.serverCPUs = sp.server
+	return sp.String(), func() { o.serverCPUs = nil; restore() }, nil
+}
+
 // cut is how many subscribers had their stream ended by the server (a
 // reconnect, or giving up) while they were reading.
 func (p *subPool) cut() int {
@@ -120,12 +149,12 @@ type isolationPhase struct {
 }
 
 // phaseB runs B's writes for one phase and samples the server's CPU.
-func phaseB(ctx context.Context, b *heraldTarget, c IsolationConfig, client string, prog Progress) (isolationPhase, error) {
+func phaseB(ctx context.Context, b *heraldTarget, c IsolationConfig, o *Options, prog Progress) (isolationPhase, error) {
 	u0, uerr := b.usage().sample()
 	var res *loadResult
 	var err error
 	if len(c.WriterCommand) > 0 {
-		res, err = writeLoadProcess(ctx, c.WriterCommand, b, c, client, prog)
+		res, err = writeLoadProcess(ctx, c.WriterCommand, o.serverCPUs, b, c, o.Client, prog)
 	} else {
 		res, err = writeLoad(ctx, b, c.WritersB, 0, c.Duration, c.RateB, prog)
 	}
@@ -138,6 +167,19 @@ func phaseB(ctx context.Context, b *heraldTarget, c IsolationConfig, client stri
 }
 
 func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result, error) {
+	cpus := "not pinned"
+	if c.Pin {
+		s, unpin, err := pinBench(o)
+		if err != nil {
+			return nil, err
+		}
+		if unpin != nil {
+			defer unpin()
+			cpus = s
+		} else {
+			cpus += ": " + s
+		}
+	}
 	srv, err := openHerald(ctx, o, c.Keepalive)
 	if err != nil {
 		return nil, err
@@ -158,7 +200,7 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 	r := &Result{Scenario: "isolation", Peer: "herald", Params: map[string]string{
 		"subscribers": strconv.Itoa(c.Subscribers), "a-rate": rateString(c.RateA),
 		"a-publishers": strconv.Itoa(c.Publishers), "b-rate": rateString(c.RateB),
-		"b-writers": strconv.Itoa(c.WritersB), "duration": c.Duration.String(), "b-client": "own process"}}
+		"b-writers": strconv.Itoa(c.WritersB), "duration": c.Duration.String(), "b-client": "own process", "cpus": cpus}}
 	switch {
 	case len(c.WriterCommand) == 0:
 		r.Params["b-client"] = "bench process"
@@ -205,7 +247,7 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 	// process; with B writing from the bench process, by B's verifying
 	// subscriber here.
 	verifyB.lat.Store(newHist())
-	idle, err := phaseB(ctx, b, c, o.Client, o.Progress)
+	idle, err := phaseB(ctx, b, c, o, o.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("B, A idle: %w", err)
 	}
@@ -237,7 +279,7 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 	case <-time.After(ramp):
 	case <-ctx.Done():
 	}
-	loaded, errB := phaseB(ctx, b, c, o.Client, o.Progress)
+	loaded, errB := phaseB(ctx, b, c, o, o.Progress)
 	pa := <-doneA
 	pubEnd := time.Now()
 	if errB != nil {

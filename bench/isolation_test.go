@@ -65,9 +65,14 @@ func TestIsolationWriterProcessFails(t *testing.T) {
 
 func checkIsolationSmoke(t *testing.T, c IsolationConfig) *Result {
 	t.Helper()
+	return checkIsolation(t, tinyOptions(t), c)
+}
+
+func checkIsolation(t *testing.T, o Options, c IsolationConfig) *Result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r, err := Isolation(ctx, tinyOptions(t), c)
+	r, err := Isolation(ctx, o, c)
 	requireClean(t, r, err, "B ack p99, A idle", "B ack p99, A fanning out", "B ack p99 loaded/idle",
 		"A events", "A deliveries/s", "A latency p99")
 	// Every write B was due to make in a phase was acknowledged.

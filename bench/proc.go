@@ -285,9 +285,9 @@ func randomToken() string {
 }
 
 // startHerald runs `BINARY serve` on a free loopback port with a
-// temporary data directory and the bootstrap token; it returns once the
-// server is ready.
-func startHerald(ctx context.Context, binary, token string, keepalive time.Duration, extra []string, env []string) (*server, error) {
+// temporary data directory and the bootstrap token, on cpus (nil: any of
+// the bench's); it returns once the server is ready.
+func startHerald(ctx context.Context, binary, token string, keepalive time.Duration, extra, env []string, cpus []int) (*server, error) {
 	dir, err := os.MkdirTemp("", "herald-bench-")
 	if err != nil {
 		return nil, err
@@ -305,7 +305,7 @@ func startHerald(ctx context.Context, binary, token string, keepalive time.Durat
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startOn(cmd, cpus); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}

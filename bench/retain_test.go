@@ -62,7 +62,7 @@ func BenchmarkRetainedRSS(b *testing.B) {
 	if profiles != "" {
 		extra = append(extra, "--memprofile", filepath.Join(profiles, "heap"))
 	}
-	srv, err := startHerald(ctx, bin, token, 15*time.Second, extra, nil)
+	srv, err := startHerald(ctx, bin, token, 15*time.Second, extra, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

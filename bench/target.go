@@ -112,7 +112,7 @@ func openHerald(ctx context.Context, o *Options, keepalive time.Duration) (*hera
 			}
 		}
 		t.super = randomToken()
-		srv, err := startHerald(ctx, bin, t.super, keepalive, o.ServerArgs, o.ServerEnv)
+		srv, err := startHerald(ctx, bin, t.super, keepalive, o.ServerArgs, o.ServerEnv, o.serverCPUs)
 		if err != nil {
 			return nil, err
 		}

@@ -142,7 +142,7 @@ func IsolationWriter(ctx context.Context, in io.Reader, out io.Writer) error {
 // writeLoadProcess runs B's writes for one phase in a process of its own
 // (command, e.g. herald bench isolation-writer) and returns what it
 // measured, as writeLoad would.
-func writeLoadProcess(ctx context.Context, command []string, b *heraldTarget, c IsolationConfig, client string, prog Progress) (*loadResult, error) {
+func writeLoadProcess(ctx context.Context, command []string, cpus []int, b *heraldTarget, c IsolationConfig, client string, prog Progress) (*loadResult, error) {
 	spec, err := json.Marshal(b.spec(c, client))
 	if err != nil {
 		return nil, err
@@ -154,7 +154,7 @@ func writeLoadProcess(ctx context.Context, command []string, b *heraldTarget, c 
 	total := int64(c.Duration / time.Second)
 	bar := prog.Phase("writing (B's process)", total)
 	defer bar.Done()
-	if err := cmd.Start(); err != nil {
+	if err := startOn(cmd, cpus); err != nil {
 		return nil, fmt.Errorf("start B's writer %q: %w", strings.Join(command, " "), err)
 	}
 	done := make(chan error, 1)

@@ -307,6 +307,14 @@ is a process of its own, as another tenant's service would be: timed from
 the bench process, B's latency would include the bench's own scheduling of
 A's thousands of readers (--b-in-process shows that).
 
+On a machine of two or more CPUs the bench pins the processes (--pin, on
+by default when the bench starts the server): the server and B's writer run
+on the first half of the CPUs, the bench itself (A's subscribers and
+publishers) on the rest, as if A's clients were other machines. Unpinned
+(--pin=false), A's 10,000 decoding readers share the server's cores, and
+B's latency then includes waiting for a CPU behind them. The results'
+params name the split.
+
 Phase 1: B alone for --duration (A's subscribers connected, A idle).
 Phase 2: A's publishers fan out to A's subscribers as fast as they are
 acknowledged (or at --a-rate); after a ramp of up to 1 s, B writes as in
@@ -321,7 +329,8 @@ Last-Event-ID). Every event of both tenants is checked: none may be lost
 or duplicated.`,
 		Example: `  herald bench isolation                                   # 10000 subscribers, B at 200/s, 10s phases
   herald bench isolation --subscribers 1000 --duration 5s
-  herald bench isolation --runs 3 --json`,
+  herald bench isolation --runs 3 --json
+  herald bench isolation --pin=false                       # the load generator on the server's cores too`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !inProcess {
@@ -343,6 +352,7 @@ or duplicated.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&inProcess, "b-in-process", false, "time B's writes from the bench process itself, among A's subscribers (its scheduling of them then adds to B's latency; by default B's writer is a process of its own)")
+	f.BoolVar(&c.Pin, "pin", true, "run the server and B's writer on the first half of the CPUs and the bench (A's clients) on the rest; needs two or more CPUs and the bench to start the server (ignored with --target)")
 	f.IntVar(&c.Subscribers, "subscribers", 10000, "tenant A's subscribers")
 	f.IntVar(&c.Publishers, "a-publishers", 1, "tenant A's concurrent publishers, each one request at a time")
 	f.Float64Var(&c.RateA, "a-rate", 0, "tenant A's events/s over its publishers (0: as fast as acknowledged)")
