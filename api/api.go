@@ -149,6 +149,8 @@ type API struct {
 	fanned  seqwait.Position                 // the last record fanned out (fanout.go)
 	fans    fanLog                           // the writers' turns after each recent fan-out
 	fanHook atomic.Pointer[func(seq uint64)] // tests: called before each fan-out
+	// fanning is the domains fanning out to thousands (hold.go).
+	fanning fanningDomains
 	// lastWrite is each access key's last writes, for keyTurn (fanout.go).
 	lastWrite struct {
 		mu   sync.Mutex

@@ -82,8 +82,8 @@ func (a *API) Run(ctx context.Context) error {
 // dispatch encodes the record's events once and hands them to the hub.
 func (a *API) dispatch(m *store.Msg) {
 	topics := topicsOf(m)
-	if d := a.delivery(m, topics); d != nil {
-		a.hub.Dispatch(d, topics...)
+	if d := a.delivery(m, topics); d != nil && a.hub.Dispatch(d, topics...) {
+		a.fanning.mark(m.Record.Domain)
 	}
 }
 

@@ -120,6 +120,12 @@ func newMetrics(a *API) *metrics {
 			Name: "herald_writer_turns_lowered_total", Help: "Turns the stream writers took below the server's priority (--writer-nice): bulk fan-out."},
 			func() float64 { return float64(st.Lowered.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "herald_writer_holds_total", Help: "Writes during which the stream writers' bulk fan-out stepped aside (writes of a domain not fanning out to thousands itself)."},
+			func() float64 { return float64(st.Holds.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "herald_writer_held_seconds_total", Help: "Time the stream writers' bulk fan-out waited for such writes (at most 2 ms at a time, and at most half its time)."},
+			func() float64 { return float64(st.HeldNanos.Load()) / 1e9 }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "herald_subscribers_ended_slow_total", Help: "Streams ended because the client did not keep up."},
 			func() float64 { return float64(st.EndedSlow.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -45,6 +45,9 @@ func (a *API) authed(h http.HandlerFunc) http.HandlerFunc {
 		if !a.admitWrite(w, r, k) {
 			return
 		}
+		if a.holdsWriters(r, k) {
+			defer a.hub.Hold()()
+		}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))
 	}
 }

@@ -134,7 +134,11 @@ type Stats struct {
 	// Lowered counts the writers' turns run below the process's priority
 	// (Config.WriterNice: bulk work).
 	Lowered atomic.Uint64
-	ended   [endReasons]atomic.Uint64
+	// Holds counts Hold calls; HeldNanos the time the writers' lowered
+	// halves spent waiting on them (hold.go).
+	Holds     atomic.Uint64
+	HeldNanos atomic.Uint64
+	ended     [endReasons]atomic.Uint64
 }
 
 // EndedBy is how many subscriptions ended for r.
@@ -259,8 +263,9 @@ func (h *Hub) end(s *Sub, r EndReason) bool {
 // writers: a subscriber that would owe more than its byte bound is ended
 // as slow, so one tenant's large fan-out never holds up the tail (and the
 // write acknowledgements of others). Call it from one goroutine, in
-// sequence order.
-func (h *Hub) Dispatch(d *Delivery, topics ...string) {
+// sequence order. It reports whether a topic's fan-out went to the bulk
+// lane (more than 512 subscribers; see lanePrompt).
+func (h *Hub) Dispatch(d *Delivery, topics ...string) (bulk bool) {
 	h.hist.remember(d) // before cur moves: a Subscribe that starts after d finds it in History
 	h.cur.Store(d.Seq)
 	d.cost()
@@ -273,7 +278,7 @@ func (h *Hub) Dispatch(d *Delivery, topics ...string) {
 			// everyone's small ones (see lanePrompt).
 			lane := lanePrompt
 			if len(ts.subs) > h.bulkSubs {
-				lane = laneBulk
+				lane, bulk = laneBulk, true
 			}
 			// Start at a different subscriber each time, so none is always
 			// the last woken.
@@ -283,6 +288,7 @@ func (h *Hub) Dispatch(d *Delivery, topics ...string) {
 		}
 		sh.mu.RUnlock()
 	}
+	return bulk
 }
 
 // deliver queues d to each of subs whose Match accepts it (Dispatch),

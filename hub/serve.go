@@ -169,6 +169,7 @@ type writerPool struct {
 	// then stop handing bulk work over (it would run at the same
 	// priority, with a hand-over per spell for nothing).
 	unlowered atomic.Bool
+	holds     holds // requests the lowered halves step aside for (hold.go)
 	closed    bool
 	wg        sync.WaitGroup
 }
@@ -177,6 +178,7 @@ func (p *writerPool) init(h *Hub, writers, nice int) {
 	p.h = h
 	p.nice = nice
 	p.bulkTurns, p.bulkAfter = defaultBulkTurns, defaultBulkAfter
+	p.holds.prompt, p.holds.limit = make(chan struct{}, 1), maxHold
 	p.work.L = &p.mu
 	if writers <= 0 {
 		writers = runtime.GOMAXPROCS(0) - 1
@@ -194,6 +196,12 @@ func (p *writerPool) push(s *Sub, lane int) {
 	l := &p.lane[lane]
 	l.ready = append(l.ready, s)
 	l.pushed++
+	if lane == lanePrompt && p.holds.n.Load() > 0 {
+		select { // a lowered half waiting on a hold hands it back (hold.go)
+		case p.holds.prompt <- struct{}{}:
+		default:
+		}
+	}
 	if p.idle > 0 {
 		p.idle--
 		p.work.Signal()
@@ -350,7 +358,13 @@ func (p *writerPool) runBulk(bulk <-chan struct{}, back chan<- bool) {
 // once the pool is closed and its turns are done.
 func (p *writerPool) take(bulk bool) bool {
 	busy := time.Now() // when the queue last ran dry
+	var spell holdSpell
 	for turns := 1; ; turns++ {
+		if bulk {
+			if d := p.holds.wait(&spell); d > 0 {
+				p.h.stats.HeldNanos.Add(uint64(d))
+			}
+		}
 		s, waited := p.next(!bulk)
 		if s == nil {
 			return bulk && waited // the niced half: dry (not closed)
