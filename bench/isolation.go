@@ -109,10 +109,11 @@ func Isolation(ctx context.Context, o Options, c IsolationConfig) (*Result, erro
 
 // pinBench carries out IsolationConfig.Pin: it moves this process to the
 // load generator's CPUs and has o start the server on the others. It
-// names the split, or why there is none (then unpin is nil).
-func pinBench(o *Options) (name string, unpin func(), err error) {
+// returns the results' "cpus" param (the split, or why there is none)
+// and what undoes it.
+func pinBench(o *Options) (param string, unpin func(), err error) {
 	if o.Target != "" {
-		return "the server was started apart (--target)", nil, nil
+		return "not pinned: the server was started apart (--target)", func() {}, nil
 	}
 	cpus, err := allowedCPUs()
 	if err != nil {
@@ -120,7 +121,7 @@ func pinBench(o *Options) (name string, unpin func(), err error) {
 	}
 	sp, ok := split(cpus)
 	if !ok {
-		return "one CPU", nil, nil
+		return "not pinned: one CPU", func() {}, nil
 	}
 	restore, err := pinProcess(sp.gen)
 	if err != nil {
@@ -149,14 +150,14 @@ type isolationPhase struct {
 }
 
 // phaseB runs B's writes for one phase and samples the server's CPU.
-func phaseB(ctx context.Context, b *heraldTarget, c IsolationConfig, o *Options, prog Progress) (isolationPhase, error) {
+func phaseB(ctx context.Context, b *heraldTarget, c IsolationConfig, o *Options) (isolationPhase, error) {
 	u0, uerr := b.usage().sample()
 	var res *loadResult
 	var err error
 	if len(c.WriterCommand) > 0 {
-		res, err = writeLoadProcess(ctx, c.WriterCommand, o.serverCPUs, b, c, o.Client, prog)
+		res, err = writeLoadProcess(ctx, c.WriterCommand, o.serverCPUs, b, c, o.Client, o.Progress)
 	} else {
-		res, err = writeLoad(ctx, b, c.WritersB, 0, c.Duration, c.RateB, prog)
+		res, err = writeLoad(ctx, b, c.WritersB, 0, c.Duration, c.RateB, o.Progress)
 	}
 	u1, uerr1 := b.usage().sample()
 	ph := isolationPhase{load: res, cpu: -1}
@@ -169,16 +170,12 @@ func phaseB(ctx context.Context, b *heraldTarget, c IsolationConfig, o *Options,
 func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result, error) {
 	cpus := "not pinned"
 	if c.Pin {
-		s, unpin, err := pinBench(o)
+		p, unpin, err := pinBench(o)
 		if err != nil {
 			return nil, err
 		}
-		if unpin != nil {
-			defer unpin()
-			cpus = s
-		} else {
-			cpus += ": " + s
-		}
+		defer unpin()
+		cpus = p
 	}
 	srv, err := openHerald(ctx, o, c.Keepalive)
 	if err != nil {
@@ -247,7 +244,7 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 	// process; with B writing from the bench process, by B's verifying
 	// subscriber here.
 	verifyB.lat.Store(newHist())
-	idle, err := phaseB(ctx, b, c, o, o.Progress)
+	idle, err := phaseB(ctx, b, c, o)
 	if err != nil {
 		return nil, fmt.Errorf("B, A idle: %w", err)
 	}
@@ -279,7 +276,7 @@ func isolationOnce(ctx context.Context, o *Options, c IsolationConfig) (*Result,
 	case <-time.After(ramp):
 	case <-ctx.Done():
 	}
-	loaded, errB := phaseB(ctx, b, c, o, o.Progress)
+	loaded, errB := phaseB(ctx, b, c, o)
 	pa := <-doneA
 	pubEnd := time.Now()
 	if errB != nil {

@@ -36,28 +36,25 @@ func cpuSet(cpus []int) *unix.CPUSet {
 }
 
 // startOn starts cmd with every thread of the new process on cpus (nil:
-// as this process). A child inherits the affinity of the thread that
-// forks it, so the start runs on a thread of its own that holds cpus for
-// the moment of the fork.
+// as this process). A child inherits the CPUs of the thread that forks
+// it, so the start runs on a thread of its own, pinned and locked to a
+// goroutine that never unlocks it: the thread ends with the goroutine,
+// and no other goroutine ever runs on it. (So cmd must not set
+// SysProcAttr.Pdeathsig: it fires when the forking thread ends.)
 func startOn(cmd *exec.Cmd, cpus []int) error {
 	if cpus == nil {
 		return cmd.Start()
 	}
-	runtime.LockOSThread()
-	var prev unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &prev); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("read this thread's CPUs: %w", err)
-	}
-	if err := unix.SchedSetaffinity(0, cpuSet(cpus)); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("pin to CPU %s: %w", cpuList(cpus), err)
-	}
-	err := cmd.Start()
-	if unix.SchedSetaffinity(0, &prev) == nil {
-		runtime.UnlockOSThread()
-	} // else the thread keeps cpus: leave it locked, so it ends with its goroutine
-	return err
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.SchedSetaffinity(0, cpuSet(cpus)); err != nil {
+			done <- fmt.Errorf("pin to CPU %s: %w", cpuList(cpus), err)
+			return
+		}
+		done <- cmd.Start()
+	}()
+	return <-done
 }
 
 // pinProcess moves every thread of this process to cpus and sets

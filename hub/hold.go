@@ -37,7 +37,7 @@ type holds struct {
 // Hold keeps the writers' bulk work off the CPU until release is called
 // (see holds). The api holds for each write of a tenant that is not
 // itself fanning out to thousands, for as long as its handler runs.
-// release must be called once.
+// Calling release again does nothing.
 func (h *Hub) Hold() (release func()) {
 	hs := &h.pool.holds
 	hs.mu.Lock()
