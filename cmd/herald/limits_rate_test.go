@@ -121,17 +121,20 @@ func TestLoginFlood(t *testing.T) {
 	t.Logf("%d logins: %d accepted, %d refused", n, ok, limited)
 }
 
-// TestAuthFailureFlood: failed authentications from one address past the
-// default rate (20/s, burst 40) get 429, and then so does a good token
-// from that address until the bucket refills; other addresses are not
-// affected.
+// TestAuthFailureFlood: failed authentications from one address past
+// --rate-auth-failures get 429, and then so does a good token from that
+// address until the bucket refills; other addresses are not affected.
+// The rate is 1/s (burst 2), so the bucket refills in a second, not the
+// default's 50 ms: a pause of the test on a busy machine must not refill
+// it before the good token is sent.
 func TestAuthFailureFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the herald binary")
 	}
-	p := startServe(t, "--data", t.TempDir(), "--bootstrap-token", testToken)
+	const rate = 1
+	p := startServe(t, "--data", t.TempDir(), "--bootstrap-token", testToken, "--rate-auth-failures", strconv.Itoa(rate))
 	rc := dialRaw(t, p.url)
-	const n = 3 * 2 * api.DefaultRateAuthFailures
+	const n = 3 * 2 * rate
 	unauthorized, limited := 0, 0
 	for i := range n {
 		resp, data, err := rc.do("GET", "/v1/sessions", "hrld_guess-"+strconv.Itoa(i), nil)
